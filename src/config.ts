@@ -1,0 +1,174 @@
+// The only reader of process.env. Every setting is declared here, validated once at start, and
+// frozen; a bad or missing value stops the start with one message naming every offending variable.
+import { z } from 'zod';
+
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+const optionalUrl = z.preprocess(emptyToUndefined, z.url().optional());
+const int = (def: number, min: number, max: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+const bool = (def: boolean) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .default(def ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  );
+const number = (def: number, min: number, max: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().min(min).max(max).default(def));
+
+const schema = z
+  .object({
+    NODE_ENV: z.preprocess(emptyToUndefined, z.enum(['development', 'test', 'production']).default('development')),
+    PORT: int(3000, 0, 65535),
+    HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')),
+    LOG_LEVEL: z.preprocess(
+      emptyToUndefined,
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ),
+    PUBLIC_BASE_URL: optionalUrl,
+    ALLOWED_ORIGINS: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .default('')
+        .transform((v) =>
+          v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        )
+        .pipe(z.array(z.url({ message: 'must be a comma-separated list of origins like https://chatgpt.com' }))),
+    ),
+    TRUST_PROXY: bool(false),
+
+    DATABASE_URL: optionalUrl,
+    DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
+    DATABASE_POOL_SIZE: int(10, 1, 200),
+
+    CATALOG_FILE: optionalString,
+
+    ACTIVATIONS_PER_HOUR: int(100, 1, 100_000),
+    ADMIN_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
+    USER_CALLS_PER_MINUTE: int(60, 1, 100_000),
+    WORKER_POLL_MS: int(5000, 50, 600_000),
+
+    STRIPE_SECRET_KEY: z.preprocess(
+      emptyToUndefined,
+      z.string().regex(/^(sk|rk)_(test|live)_/, 'must be a Stripe secret key (sk_test_… or sk_live_…)').optional(),
+    ),
+    STRIPE_WEBHOOK_SECRET: z.preprocess(
+      emptyToUndefined,
+      z.string().regex(/^whsec_/, 'must be a Stripe webhook signing secret (whsec_…)').optional(),
+    ),
+    STRIPE_INVOICE_DUE_DAYS: int(7, 1, 365),
+    STRIPE_WEBHOOK_TOLERANCE_SECONDS: int(300, 10, 3600),
+    STRIPE_TIMEOUT_MS: int(10_000, 100, 120_000),
+    LOCAL_STRIPE_PORT: int(0, 0, 65535),
+
+    OXIO_BASE_URL: optionalUrl,
+    OXIO_API_KEY: optionalString,
+    OXIO_AUTH_TOKEN: optionalString,
+    OXIO_BRAND_ID: optionalString,
+    OXIO_TIMEOUT_MS: int(15_000, 100, 120_000),
+    OXIO_MAX_RETRIES: int(4, 0, 20),
+    OXIO_POLL_INTERVAL_MS: int(2000, 10, 60_000),
+    OXIO_POLL_TIMEOUT_MS: int(15 * 60_000, 100, 24 * 3600_000),
+    LOCAL_OXIO_PORT: int(0, 0, 65535),
+    LOCAL_OXIO_LATENCY_MS: int(20, 0, 120_000),
+    LOCAL_OXIO_FAILURE_RATE: number(0, 0, 1),
+    LOCAL_OXIO_INITIATING_MS: int(0, 0, 3_600_000),
+
+    SMTP_URL: optionalUrl,
+    MAIL_FROM: z.preprocess(emptyToUndefined, z.string().default('DOTM <no-reply@dotm.local>')),
+    MAIL_MAX_ATTEMPTS: int(20, 1, 1000),
+    LOCAL_SMTP_PORT: int(0, 0, 65535),
+
+    FIREBASE_PROJECT_ID: optionalString,
+    FIREBASE_AUTH_EMULATOR_HOST: optionalString,
+    FIREBASE_WEB_API_KEY: optionalString,
+    FIREBASE_AUTH_DOMAIN: optionalString,
+
+    OAUTH_SIGNING_KEY: optionalString,
+    ACCESS_TOKEN_TTL_SECONDS: int(3600, 60, 86_400),
+    REFRESH_TOKEN_TTL_SECONDS: int(30 * 86_400, 3600, 365 * 86_400),
+    AUTH_CODE_TTL_SECONDS: int(300, 10, 600),
+  })
+  .superRefine((c, ctx) => {
+    if (c.NODE_ENV !== 'production') return;
+    const need = (key: keyof typeof c, why: string) => {
+      if (c[key] === undefined || c[key] === '') ctx.addIssue({ code: 'custom', path: [key], message: why });
+    };
+    need('DATABASE_URL', 'required in production (the embedded database is for local use)');
+    need('PUBLIC_BASE_URL', 'required in production (used for OAuth issuer and links)');
+    need('ADMIN_TOKEN', 'required in production');
+    need('STRIPE_SECRET_KEY', 'required in production (the local Stripe stand-in is refused)');
+    need('STRIPE_WEBHOOK_SECRET', 'required in production');
+    need('OXIO_BASE_URL', 'required in production (the local OXIO simulator is refused)');
+    need('OXIO_API_KEY', 'required in production');
+    need('OXIO_AUTH_TOKEN', 'required in production');
+    need('SMTP_URL', 'required in production (the local SMTP stand-in is refused)');
+    need('FIREBASE_PROJECT_ID', 'required in production');
+    need('OAUTH_SIGNING_KEY', 'required in production (a persistent key for access tokens)');
+    if (c.FIREBASE_AUTH_EMULATOR_HOST) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FIREBASE_AUTH_EMULATOR_HOST'],
+        message: 'must not be set in production (emulator tokens are unsigned)',
+      });
+    }
+  })
+  .superRefine((c, ctx) => {
+    if (c.STRIPE_SECRET_KEY && !c.STRIPE_WEBHOOK_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['STRIPE_WEBHOOK_SECRET'], message: 'required when STRIPE_SECRET_KEY is set' });
+    }
+    if (c.OXIO_BASE_URL && (!c.OXIO_API_KEY || !c.OXIO_AUTH_TOKEN)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [!c.OXIO_API_KEY ? 'OXIO_API_KEY' : 'OXIO_AUTH_TOKEN'],
+        message: 'required when OXIO_BASE_URL is set',
+      });
+    }
+  });
+
+export type RawConfig = z.infer<typeof schema>;
+
+export interface Config extends RawConfig {
+  /** Which integrations run against their local stand-ins. */
+  readonly local: {
+    readonly stripe: boolean;
+    readonly oxio: boolean;
+    readonly smtp: boolean;
+    readonly firebase: boolean;
+  };
+  readonly firebaseProjectId: string;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`);
+    throw new ConfigError([...new Set(problems)]);
+  }
+  const c = parsed.data;
+  const local = {
+    stripe: !c.STRIPE_SECRET_KEY,
+    oxio: !c.OXIO_BASE_URL,
+    smtp: !c.SMTP_URL,
+    firebase: !c.FIREBASE_PROJECT_ID || Boolean(c.FIREBASE_AUTH_EMULATOR_HOST),
+  };
+  return Object.freeze({
+    ...c,
+    ALLOWED_ORIGINS: Object.freeze([...c.ALLOWED_ORIGINS]) as unknown as string[],
+    local: Object.freeze(local),
+    firebaseProjectId: c.FIREBASE_PROJECT_ID ?? 'dotm-local',
+  });
+}
