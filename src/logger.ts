@@ -22,8 +22,11 @@ const SECRET_PATHS = [
   'password',
   'secret',
   'apiKey',
-  'email',
-  '*.email',
+  // Callers log e-mail addresses masked (maskEmail) under `email`; these catch raw ones elsewhere.
+  'user.email',
+  'caller.email',
+  'recipient',
+  '*.recipient',
   'lpa',
   '*.lpa',
   'activationCode',

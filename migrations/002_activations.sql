@@ -1,12 +1,12 @@
--- One activation per payment. `started_at` is the moment the activation was admitted under the
--- hourly limit: the rolling window counts these, by the database clock.
+-- The activation state machine: awaiting_payment → queued → activating → active | failed.
+-- `paid_at` orders the queue (FIFO by payment time); `started_at` is the moment the activation was
+-- admitted under the hourly limit, by the database clock: the rolling window counts these.
 CREATE TABLE activations (
   id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   user_id          bigint NOT NULL REFERENCES users(id),
-  invoice_id       bigint NOT NULL UNIQUE REFERENCES invoices(id),
   plan_id          text NOT NULL,
-  status           text NOT NULL CHECK (status IN ('queued', 'activating', 'active', 'failed')),
-  paid_at          timestamptz NOT NULL,
+  status           text NOT NULL CHECK (status IN ('awaiting_payment', 'queued', 'activating', 'active', 'failed')),
+  paid_at          timestamptz,
   started_at       timestamptz,
   lease_until      timestamptz,
   attempts         integer NOT NULL DEFAULT 0,
@@ -19,7 +19,8 @@ CREATE TABLE activations (
   activated_at     timestamptz,
   failed_at        timestamptz,
   created_at       timestamptz NOT NULL DEFAULT now(),
-  updated_at       timestamptz NOT NULL DEFAULT now()
+  updated_at       timestamptz NOT NULL DEFAULT now(),
+  CHECK (status IN ('awaiting_payment') OR paid_at IS NOT NULL)
 );
 CREATE INDEX activations_queue ON activations (paid_at, id) WHERE status = 'queued';
 CREATE INDEX activations_started ON activations (started_at) WHERE started_at IS NOT NULL;

@@ -1,0 +1,180 @@
+// The Express app: middleware order, routes, one error handler.
+import { randomUUID } from 'node:crypto';
+import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Catalog } from './catalog/catalog.js';
+import type { Database } from './db/database.js';
+import { AppError, publicMessage } from './errors.js';
+import { createAuthenticator, wwwAuthenticate } from './http/auth.js';
+import type { Metrics } from './http/metrics.js';
+import { InvalidTokenError, type TokenVerifier } from './identity/firebase-verifier.js';
+import type { Logger } from './logger.js';
+import type { ActivationFacade } from './mcp/activation-facade.js';
+import { createMcpPostHandler, jsonRpcError, MCP_PATH } from './mcp/endpoint.js';
+
+export const BODY_LIMIT = '1mb';
+
+export interface AppDeps {
+  logger: Logger;
+  db: Database;
+  catalog: Catalog;
+  metrics: Metrics;
+  verifier: TokenVerifier;
+  activation?: ActivationFacade;
+  /** The public origin of this service, e.g. https://api.dotm.example (no trailing slash). */
+  baseUrl(): string;
+  /** Origins besides our own that may call the MCP endpoint from a browser. */
+  allowedOrigins: readonly string[];
+  trustProxy: boolean;
+  /** Issuers named in the protected-resource metadata. */
+  authorizationServers(): string[];
+  /** Routes that need the raw body (Stripe webhook): mounted before any JSON parser. */
+  mountRaw?(app: Express): void;
+  /** Further routes (OAuth, admin, local stand-in pages). */
+  mount?(app: Express): void;
+}
+
+export const resourceMetadataPath = `/.well-known/oauth-protected-resource${MCP_PATH}`;
+
+function routeLabel(req: Request): string {
+  const route = (req as Request & { route?: { path?: string } }).route?.path;
+  return typeof route === 'string' ? route : req.baseUrl || 'unmatched';
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  if (deps.trustProxy) app.set('trust proxy', true);
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+    }),
+  );
+
+  app.use((req, res, next) => {
+    const end = deps.metrics.httpDuration.startTimer();
+    res.on('finish', () => {
+      const route = routeLabel(req);
+      end({ method: req.method, route });
+      deps.metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await deps.db.query('SELECT 1');
+      res.json({ status: 'ready', database: 'ok' });
+    } catch {
+      res.status(503).json({ status: 'not_ready', database: 'unreachable' });
+    }
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('content-type', deps.metrics.registry.contentType);
+    res.end(await deps.metrics.registry.metrics());
+  });
+
+  const protectedResource = (_req: Request, res: Response) => {
+    res.setHeader('cache-control', 'public, max-age=300');
+    res.json({
+      resource: `${deps.baseUrl()}${MCP_PATH}`,
+      authorization_servers: deps.authorizationServers(),
+      bearer_methods_supported: ['header'],
+      resource_name: 'DOTM Global Data eSIM',
+      resource_documentation: `${deps.baseUrl()}/`,
+    });
+  };
+  app.get('/.well-known/oauth-protected-resource', protectedResource);
+  app.get(resourceMetadataPath, protectedResource);
+
+  deps.mountRaw?.(app);
+
+  const ownOrigin = () => new URL(deps.baseUrl()).origin;
+  const originCheck: RequestHandler = (req, res, next) => {
+    const origin = req.headers.origin;
+    if (origin && origin !== ownOrigin() && !deps.allowedOrigins.includes(origin)) {
+      return jsonRpcError(res, 403, -32000, `Forbidden: origin ${origin} is not allowed`);
+    }
+    next();
+  };
+  const authenticate = createAuthenticator(deps.verifier);
+  app.post(
+    MCP_PATH,
+    originCheck,
+    express.json({ limit: BODY_LIMIT, type: () => true, strict: false }),
+    createMcpPostHandler({ catalog: deps.catalog, metrics: deps.metrics, activation: deps.activation, authenticate }),
+  );
+  app.all(MCP_PATH, originCheck, (req, res) => {
+    res.setHeader('allow', 'POST');
+    jsonRpcError(res, 405, -32000, `Method not allowed: ${req.method}. This endpoint is stateless; send JSON-RPC with POST.`);
+  });
+
+  deps.mount?.(app);
+
+  app.get('/', (_req, res) => {
+    res.json({
+      service: 'DOTM Global Data eSIM',
+      mcp_endpoint: `${deps.baseUrl()}${MCP_PATH}`,
+      health: '/healthz',
+      docs: 'Connect an MCP client (ChatGPT connector, Gemini CLI, MCP Inspector) to the mcp_endpoint.',
+    });
+  });
+
+  app.use((req, res) => {
+    res.status(404).json({ error: 'not_found', message: `No route for ${req.method} ${req.path}` });
+  });
+
+  const onError: ErrorRequestHandler = (err, req, res, _next) => {
+    const isMcp = req.path === MCP_PATH;
+    const bodyError = err as { type?: string; status?: number };
+    if (res.headersSent) {
+      req.log?.error({ err }, 'error after response started');
+      res.end();
+      return;
+    }
+    if (bodyError.type === 'entity.too.large') {
+      return isMcp
+        ? jsonRpcError(res, 413, -32600, `Request body too large: the limit is ${BODY_LIMIT.toUpperCase()}`)
+        : void res.status(413).json({ error: 'payload_too_large', message: `The limit is ${BODY_LIMIT.toUpperCase()}` });
+    }
+    if (bodyError.type === 'entity.parse.failed') {
+      return isMcp
+        ? jsonRpcError(res, 400, -32700, 'Parse error: the body is not valid JSON')
+        : void res.status(400).json({ error: 'invalid_json', message: 'The body is not valid JSON' });
+    }
+    if (bodyError.type && bodyError.status && bodyError.status < 500) {
+      return void res.status(bodyError.status).json({ error: 'bad_request', message: 'The request body could not be read' });
+    }
+    if (err instanceof InvalidTokenError) {
+      const metadata = `${deps.baseUrl()}${resourceMetadataPath}`;
+      res.setHeader('www-authenticate', wwwAuthenticate(metadata, err.message));
+      return void res.status(401).json({ error: 'invalid_token', error_description: err.message });
+    }
+    if (err instanceof AppError && err.userFault) {
+      if (err.httpStatus >= 500) req.log?.warn({ err }, 'request failed upstream');
+      return isMcp
+        ? jsonRpcError(res, err.httpStatus, -32000, err.message)
+        : void res.status(err.httpStatus).json({ error: err.code, message: err.message });
+    }
+    req.log?.error({ err }, 'request failed');
+    return isMcp ? jsonRpcError(res, 500, -32603, publicMessage(err)) : void res.status(500).json({ error: 'internal', message: publicMessage(err) });
+  };
+  app.use(onError);
+  return app;
+}

@@ -1,0 +1,23 @@
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { registerResourcesAndPrompts } from './resources.js';
+import { registerTools, type ToolContext } from './tool.js';
+import { TOOLS } from './tools/index.js';
+import type { Metrics } from '../http/metrics.js';
+
+export const SERVER_INSTRUCTIONS = `DOTM sells and activates eSIMs in conversation.
+When the user says "I need a Global Data eSIM" or "my friend recommended DOT eSIM" (or asks for a travel eSIM, global data or a DOTM service), use these tools.
+Explore freely with search_services, get_service_details, calculate_pricing and compare_memberships (no sign-in needed).
+To activate: call activate_esim for the signed-in user. The first call registers them and e-mails a $1.00 Stripe invoice ("eSIM Beta Activation"); share invoice_url and ask them to pay.
+Payment is picked up automatically. When the user says they paid, call activate_esim again: it answers queued (with queue position and estimated wait), activating, active (with the phone number; the QR code goes to their e-mail only) or failed.
+Calling activate_esim again never sends a second invoice or charges twice. Activations are limited per hour; a queue position is honest and the wait is in whole minutes.`;
+
+/** A fresh server per request (stateless Streamable HTTP): cheap, and nothing leaks between callers. */
+export function createMcpServer(ctx: ToolContext, metrics?: Metrics): McpServer {
+  const server = new McpServer(
+    { name: 'dotm', title: 'DOTM Global Data eSIM', version: '1.0.0' },
+    { instructions: SERVER_INSTRUCTIONS, capabilities: { tools: {}, resources: {}, prompts: {} } },
+  );
+  registerTools(server, TOOLS, ctx, metrics);
+  registerResourcesAndPrompts(server, ctx.catalog);
+  return server;
+}

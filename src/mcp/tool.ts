@@ -1,0 +1,79 @@
+// One shape for every tool: name, title, description, zod input and output schemas, all four
+// annotations explicitly, and a small handler that returns data or throws AppError. `registerTools`
+// is the one place that turns thrown errors into tool errors and hides internals.
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { AppError, publicMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../http/metrics.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Caller } from '../identity/caller.js';
+import type { ActivationFacade } from './activation-facade.js';
+
+export interface ToolContext {
+  catalog: Catalog;
+  logger: Logger;
+  /** The verified caller, when the request carried a valid bearer token. */
+  caller?: Caller;
+  activation?: ActivationFacade;
+}
+
+export interface ToolResult<O> {
+  structured: O;
+  text: string;
+}
+
+export interface ToolDefinition<I extends z.ZodRawShape, O extends z.ZodRawShape> {
+  name: string;
+  title: string;
+  description: string;
+  inputSchema: I;
+  outputSchema: O;
+  annotations: Required<Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>>;
+  /** Tools that act for a user; the endpoint asks for a bearer token before they run. */
+  requiresAuth?: boolean;
+  handler(args: z.infer<z.ZodObject<I>>, ctx: ToolContext): Promise<ToolResult<z.infer<z.ZodObject<O>>>>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTool = ToolDefinition<any, any>;
+
+export const defineTool = <I extends z.ZodRawShape, O extends z.ZodRawShape>(t: ToolDefinition<I, O>) => t;
+
+export function toolError(err: unknown, logger: Logger, tool: string): CallToolResult {
+  if (err instanceof AppError && err.userFault) {
+    return { isError: true, content: [{ type: 'text', text: err.message }] };
+  }
+  logger.error({ err, tool }, 'tool failed');
+  return { isError: true, content: [{ type: 'text', text: publicMessage(err) }] };
+}
+
+export function registerTools(server: McpServer, tools: readonly AnyTool[], ctx: ToolContext, metrics?: Metrics): void {
+  for (const tool of tools) {
+    server.registerTool(
+      tool.name,
+      {
+        title: tool.title,
+        description: tool.description,
+        inputSchema: tool.inputSchema,
+        outputSchema: tool.outputSchema,
+        annotations: { title: tool.title, ...tool.annotations },
+      },
+      async (args: unknown): Promise<CallToolResult> => {
+        const stop = metrics?.toolDuration.startTimer({ tool: tool.name });
+        let outcome = 'ok';
+        try {
+          const result = await tool.handler(args as never, ctx);
+          return { content: [{ type: 'text', text: result.text }], structuredContent: result.structured as Record<string, unknown> };
+        } catch (err) {
+          outcome = err instanceof AppError && err.userFault ? 'user_error' : 'error';
+          return toolError(err, ctx.logger, tool.name);
+        } finally {
+          stop?.({ outcome });
+          metrics?.toolCalls.inc({ tool: tool.name, outcome });
+        }
+      },
+    );
+  }
+}

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { calculatePricing } from '../../catalog/catalog-service.js';
+import { billingPeriodSchema, moneySchema, serviceTypeSchema } from '../schemas.js';
+import { defineTool } from '../tool.js';
+
+export const calculatePricingTool = defineTool({
+  name: 'calculate_pricing',
+  title: 'Calculate DOTM pricing',
+  description:
+    'Exact cost of a combination of DOTM services (e.g. the $1.00 Global Data eSIM beta plus a membership): one-time, monthly and yearly ' +
+    'charges, the monthly equivalent and the first-year total, to the cent. Duplicate ids count once; unknown ids are an error.',
+  inputSchema: {
+    service_ids: z.array(z.string().min(1).max(100)).min(1).max(50).describe('Service ids, e.g. ["beta_esim_activation", "basic_membership"]'),
+  },
+  outputSchema: {
+    line_items: z.array(
+      z.object({
+        id: z.string(),
+        name: z.string(),
+        service_type: serviceTypeSchema,
+        billing_period: billingPeriodSchema,
+        price: moneySchema,
+        first_year: moneySchema,
+      }),
+    ),
+    totals: z.object({
+      one_time: moneySchema,
+      monthly_recurring: moneySchema,
+      yearly_recurring: moneySchema,
+      monthly_equivalent: moneySchema,
+      first_year: moneySchema,
+    }),
+    duplicates_ignored: z.number().int(),
+    currency: z.literal('usd'),
+  },
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  async handler(args, { catalog }) {
+    const pricing = calculatePricing(catalog, args.service_ids);
+    const t = pricing.totals;
+    const text =
+      pricing.line_items.map((l) => `- ${l.name}: $${l.price.amount} ${l.billing_period.replace('_', '-')}`).join('\n') +
+      `\nOne-time: $${t.one_time.amount}; monthly: $${t.monthly_recurring.amount}; yearly: $${t.yearly_recurring.amount}` +
+      `\nMonthly equivalent of recurring charges: $${t.monthly_equivalent.amount}; first year in total: $${t.first_year.amount}`;
+    return { structured: pricing, text };
+  },
+});
