@@ -1,7 +1,15 @@
 // The composition root: config → database → services → HTTP + workers, and an orderly shutdown.
+// Each external service is decided on its own: configured → the real one; not configured → its
+// local stand-in, started here on a free port (or mounted in the app).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ActivationService } from './activation/activation-service.js';
+import { mountAdminRoutes } from './activation/admin-route.js';
+import { ActivationWorker, type WorkerHooks } from './activation/worker.js';
 import { createApp } from './app.js';
+import { BillingService } from './billing/billing-service.js';
+import { createStripeClient, StripeGateway } from './billing/stripe-gateway.js';
+import { mountStripeWebhook, STRIPE_WEBHOOK_PATH } from './billing/webhook-route.js';
 import { loadCatalog, type Catalog } from './catalog/catalog.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/index.js';
@@ -9,10 +17,23 @@ import { migrate } from './db/migrate.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { createFirebaseVerifier, type TokenVerifier } from './identity/firebase-verifier.js';
 import { createRegistrationService } from './identity/registration.js';
+import { userStore } from './identity/user-store.js';
 import { sharedLocalFirebase, type LocalFirebase } from './local/firebase/server.js';
+import { startLocalOxio, type LocalOxio } from './local/oxio/index.js';
+import { createMailboxRouter } from './local/smtp/mailbox.js';
+import { startLocalSmtp, type LocalSmtp } from './local/smtp/server.js';
+import { startLocalStripe, type LocalStripe } from './local/stripe/index.js';
 import { createLogger, type Logger } from './logger.js';
-import type { ActivationFacade } from './mcp/activation-facade.js';
-import { AppError } from './errors.js';
+import { createMailer } from './notify/mailer.js';
+import { EmailOutbox } from './notify/outbox.js';
+import { OxioClient } from './telecom/oxio-client.js';
+
+export interface LocalStandIns {
+  firebase?: LocalFirebase;
+  stripe?: LocalStripe;
+  oxio?: LocalOxio;
+  smtp?: LocalSmtp;
+}
 
 export interface Service {
   readonly config: Config;
@@ -21,7 +42,11 @@ export interface Service {
   readonly catalog: Catalog;
   readonly metrics: Metrics;
   readonly server: Server;
-  readonly local: { firebase?: LocalFirebase };
+  readonly local: LocalStandIns;
+  readonly activation: ActivationService;
+  readonly billing: BillingService;
+  readonly worker: ActivationWorker;
+  readonly outbox: EmailOutbox;
   /** http://host:port once listening (or PUBLIC_BASE_URL). */
   baseUrl(): string;
   listen(): Promise<string>;
@@ -34,6 +59,11 @@ export interface ServiceOverrides {
   logger?: Logger;
   /** Skip migrations (the test database is migrated already). */
   skipMigrations?: boolean;
+  /** Do not start the background workers (tests drive them by hand). */
+  startWorkers?: boolean;
+  workerHooks?: WorkerHooks;
+  /** Share stand-ins between several service instances (multi-instance tests). */
+  local?: LocalStandIns;
 }
 
 export async function createService(config: Config, overrides: ServiceOverrides = {}): Promise<Service> {
@@ -45,14 +75,16 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     if (applied.length) logger.info({ applied }, 'migrations applied');
   }
   const metrics = createMetrics();
-  const local: { firebase?: LocalFirebase } = {};
+  const local: LocalStandIns = { ...overrides.local };
+  const ownedStandIns: Array<{ close(): Promise<void> }> = [];
   const closers: Array<() => Promise<void>> = [];
 
   let listeningUrl: string | undefined;
   const baseUrl = () => (config.PUBLIC_BASE_URL ?? listeningUrl ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '');
 
+  // Firebase Auth
   if (config.local.firebase && !config.FIREBASE_AUTH_EMULATOR_HOST) {
-    local.firebase = await sharedLocalFirebase();
+    local.firebase ??= await sharedLocalFirebase();
   } else if (config.FIREBASE_AUTH_EMULATOR_HOST) {
     process.env.FIREBASE_AUTH_EMULATOR_HOST = config.FIREBASE_AUTH_EMULATOR_HOST;
   }
@@ -60,13 +92,94 @@ export async function createService(config: Config, overrides: ServiceOverrides 
   closers.push(async () => firebaseVerifier.close?.());
   const verifier: TokenVerifier = firebaseVerifier;
 
+  // Stripe
+  let stripeKey = config.STRIPE_SECRET_KEY;
+  let webhookSecret = config.STRIPE_WEBHOOK_SECRET;
+  let stripeEndpoint: { host: string; port: number; protocol: 'http' } | undefined;
+  if (config.local.stripe) {
+    if (!local.stripe) {
+      local.stripe = await startLocalStripe({
+        port: config.LOCAL_STRIPE_PORT,
+        webhookSecret: config.STRIPE_WEBHOOK_SECRET,
+        logger,
+      });
+      ownedStandIns.push(local.stripe);
+    }
+    stripeKey = local.stripe.secretKey;
+    webhookSecret = local.stripe.webhookSecret;
+    stripeEndpoint = { host: local.stripe.host, port: local.stripe.port, protocol: 'http' };
+  }
+  const gateway = new StripeGateway(createStripeClient({ secretKey: stripeKey!, endpoint: stripeEndpoint, timeoutMs: config.STRIPE_TIMEOUT_MS }));
+
+  // OXIO
+  if (config.local.oxio && !local.oxio) {
+    local.oxio = await startLocalOxio({
+      port: config.LOCAL_OXIO_PORT,
+      latencyMs: config.LOCAL_OXIO_LATENCY_MS,
+      failureRate: config.LOCAL_OXIO_FAILURE_RATE,
+      initiatingMs: config.LOCAL_OXIO_INITIATING_MS,
+      logger,
+    });
+    ownedStandIns.push(local.oxio);
+  }
+  const oxio = new OxioClient({
+    baseUrl: local.oxio?.url ?? config.OXIO_BASE_URL!,
+    apiKey: local.oxio?.apiKey ?? config.OXIO_API_KEY!,
+    authToken: local.oxio?.authToken ?? config.OXIO_AUTH_TOKEN!,
+    brandId: config.OXIO_BRAND_ID,
+    timeoutMs: config.OXIO_TIMEOUT_MS,
+    maxRetries: config.OXIO_MAX_RETRIES,
+    pollIntervalMs: config.OXIO_POLL_INTERVAL_MS,
+    pollTimeoutMs: config.OXIO_POLL_TIMEOUT_MS,
+    logger,
+  });
+
+  // E-mail
+  if (config.local.smtp && !local.smtp) {
+    local.smtp = await startLocalSmtp({ port: config.LOCAL_SMTP_PORT, logger });
+    ownedStandIns.push(local.smtp);
+  }
+  const mailer = createMailer({ smtpUrl: local.smtp?.url ?? config.SMTP_URL!, logger });
+  closers.push(async () => mailer.close());
+  const outbox = new EmailOutbox({
+    db,
+    mailer,
+    from: config.MAIL_FROM,
+    logger,
+    maxAttempts: config.MAIL_MAX_ATTEMPTS,
+    pollMs: Math.min(config.WORKER_POLL_MS, 2000),
+  });
+
+  // Activation
+  const worker = new ActivationWorker({
+    db,
+    oxio,
+    logger,
+    limit: config.ACTIVATIONS_PER_HOUR,
+    pollMs: config.WORKER_POLL_MS,
+    onActivated: () => outbox.wake(),
+    hooks: overrides.workerHooks,
+  });
   const registration = createRegistrationService({ db, logger, callsPerMinute: config.USER_CALLS_PER_MINUTE });
-  const activation: ActivationFacade = {
-    async activateEsim(caller) {
-      await registration.register(caller);
-      throw new AppError('upstream_unavailable', 'Payment is not enabled on this server yet, so no invoice was sent. Your account is registered; please try again later.');
-    },
-  };
+  const billing = new BillingService({
+    db,
+    gateway,
+    logger,
+    daysUntilDue: config.STRIPE_INVOICE_DUE_DAYS,
+    priceCents: (planId) => catalog.byId(planId)!.price_cents,
+    onQueued: () => worker.wake(),
+  });
+  const activation = new ActivationService({ db, registration, billing, limit: config.ACTIVATIONS_PER_HOUR, logger });
+
+  metrics.gauge('dotm_activations_current_hour', 'Activations started in the last 60 minutes', async () => (await activation.stats()).current_hour_activations);
+  metrics.gauge('dotm_activations_max_per_hour', 'ACTIVATIONS_PER_HOUR', () => config.ACTIVATIONS_PER_HOUR);
+  metrics.gauge('dotm_activation_slots_available', 'Activations that may start now', async () => (await activation.stats()).slots_available);
+  metrics.gauge('dotm_activation_queue_length', 'Paid activations waiting for a slot', async () => (await activation.stats()).queue_length);
+  metrics.gauge(
+    'dotm_activation_estimated_wait_minutes',
+    'Wait for a payment made now, in whole minutes',
+    async () => (await activation.stats()).estimated_wait_minutes,
+  );
 
   const app = createApp({
     logger,
@@ -79,11 +192,18 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     allowedOrigins: config.ALLOWED_ORIGINS,
     trustProxy: config.TRUST_PROXY,
     authorizationServers: () => [`https://securetoken.google.com/${config.firebaseProjectId}`],
+    mountRaw: (a) =>
+      mountStripeWebhook(a, { billing, gateway, secret: webhookSecret!, toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS, logger }),
+    mount: (a) => {
+      mountAdminRoutes(a, { activation, adminToken: config.ADMIN_TOKEN });
+      if (local.smtp) a.use('/local/mailbox', createMailboxRouter(local.smtp));
+    },
   });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
 
+  let housekeeping: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
   return {
     config,
@@ -93,6 +213,10 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     metrics,
     server,
     local,
+    activation,
+    billing,
+    worker,
+    outbox,
     baseUrl,
     async listen() {
       await new Promise<void>((resolve, reject) => {
@@ -104,19 +228,39 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       });
       const { port } = server.address() as AddressInfo;
       listeningUrl = `http://localhost:${port}`;
-      logger.info({ port, baseUrl: baseUrl(), local: config.local }, 'DOTM listening');
+      if (local.stripe && ownedStandIns.includes(local.stripe)) local.stripe.setWebhookUrl(`http://127.0.0.1:${port}${STRIPE_WEBHOOK_PATH}`);
+      if (overrides.startWorkers !== false) {
+        await worker.start();
+        outbox.start();
+        housekeeping = setInterval(() => void userStore.pruneCallBuckets(db).catch(() => {}), 60_000);
+        housekeeping.unref();
+      }
+      logger.info(
+        {
+          port,
+          baseUrl: baseUrl(),
+          local: config.local,
+          ...(local.stripe ? { localStripe: local.stripe.url } : {}),
+          ...(local.oxio ? { localOxio: local.oxio.url } : {}),
+          ...(local.smtp ? { localSmtp: local.smtp.url, mailbox: `${baseUrl()}/local/mailbox` } : {}),
+        },
+        'DOTM listening',
+      );
       return baseUrl();
     },
     shutdown() {
       stopping ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        clearInterval(housekeeping);
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await Promise.all([closed, worker.stop(), outbox.stop()]);
         for (const close of closers.reverse()) await close().catch((err) => logger.warn({ err }, 'close failed'));
+        for (const s of ownedStandIns) await s.close().catch(() => {});
         if (!overrides.db) await db.close();
       })();
       return stopping;
     },
   };
 }
+
+

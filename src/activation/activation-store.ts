@@ -1,0 +1,192 @@
+// All SQL of the activation component. Times that decide anything come from the database clock
+// (clock_timestamp(), not now(): a transaction that waited for the admission lock must not count
+// with the time it started).
+import { AdvisoryLock, type Queryable } from '../db/database.js';
+import type { ActivationStatus } from '../mcp/activation-facade.js';
+
+export interface Activation {
+  id: number;
+  user_id: number;
+  plan_id: string;
+  status: ActivationStatus;
+  paid_at: Date | null;
+  queue_seq: number | null;
+  started_at: Date | null;
+  lease_until: Date | null;
+  attempts: number;
+  oxio_end_user_id: string | null;
+  oxio_line_id: string | null;
+  phone_number: string | null;
+  last_error: string | null;
+  activated_at: Date | null;
+  failed_at: Date | null;
+  created_at: Date;
+}
+
+const COLUMNS = `id, user_id, plan_id, status, paid_at, queue_seq, started_at, lease_until, attempts, oxio_end_user_id,
+  oxio_line_id, phone_number, last_error, activated_at, failed_at, created_at`;
+
+export interface WindowState {
+  now: Date;
+  /** Start times in the last 60 minutes, oldest first. */
+  starts: Date[];
+  queueLength: number;
+  admitted: number;
+}
+
+export const activationStore = {
+  /** The user's current activation: the live one, else the latest failed one. */
+  async currentForUser(db: Queryable, userId: number): Promise<Activation | undefined> {
+    const { rows } = await db.query<Activation>(
+      `SELECT ${COLUMNS} FROM activations WHERE user_id = $1 ORDER BY (status <> 'failed') DESC, id DESC LIMIT 1`,
+      [userId],
+    );
+    return rows[0];
+  },
+
+  /** Creates the user's activation awaiting payment, unless one is live already (races resolve to one). */
+  async createAwaitingPayment(db: Queryable, userId: number, planId: string): Promise<Activation> {
+    await db.query(
+      `INSERT INTO activations (user_id, plan_id, status) VALUES ($1, $2, 'awaiting_payment')
+       ON CONFLICT (user_id) WHERE status <> 'failed' DO NOTHING`,
+      [userId, planId],
+    );
+    const { rows } = await db.query<Activation>(`SELECT ${COLUMNS} FROM activations WHERE user_id = $1 AND status <> 'failed'`, [userId]);
+    return rows[0]!;
+  },
+
+  async byId(db: Queryable, id: number): Promise<Activation | undefined> {
+    const { rows } = await db.query<Activation>(`SELECT ${COLUMNS} FROM activations WHERE id = $1`, [id]);
+    return rows[0];
+  },
+
+  /**
+   * The payment moved this activation into the queue: takes the next queue number in the same
+   * transaction as the payment. Returns false if it was queued already (a repeated payment event).
+   */
+  async enqueuePaid(tx: Queryable, activationId: number): Promise<boolean> {
+    const { rows } = await tx.query<{ id: number }>(
+      `SELECT id FROM activations WHERE id = $1 AND status = 'awaiting_payment' FOR UPDATE`,
+      [activationId],
+    );
+    if (!rows[0]) return false;
+    const seq = await tx.query<{ enqueued: number }>(
+      'UPDATE activation_queue_counters SET enqueued = enqueued + 1 RETURNING enqueued',
+    );
+    await tx.query(
+      `UPDATE activations SET status = 'queued', paid_at = clock_timestamp(), queue_seq = $2, updated_at = clock_timestamp()
+       WHERE id = $1`,
+      [activationId, seq.rows[0]!.enqueued],
+    );
+    await tx.query(`SELECT pg_notify('dotm_activation_queued', $1)`, [String(activationId)]);
+    return true;
+  },
+
+  /**
+   * Admission under the hourly limit, exact across instances: one transaction takes the
+   * admission lock, counts the starts in the last 60 minutes and claims the next queued activation
+   * only while fewer than `limit` started.
+   */
+  async admitNext(db: { withTransaction: <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T> }, limit: number, leaseSeconds: number) {
+    return db.withTransaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [AdvisoryLock.activationAdmission]);
+      const { rows: c } = await tx.query<{ n: number }>(
+        `SELECT count(*) AS n FROM activations WHERE started_at > clock_timestamp() - interval '1 hour'`,
+      );
+      const inWindow = c[0]!.n;
+      if (inWindow >= limit) return { activation: undefined, inWindow };
+      const { rows } = await tx.query<Activation>(
+        `UPDATE activations
+            SET status = 'activating', started_at = clock_timestamp(), attempts = attempts + 1,
+                lease_until = clock_timestamp() + make_interval(secs => $1), updated_at = clock_timestamp()
+          WHERE id = (SELECT id FROM activations WHERE status = 'queued' ORDER BY queue_seq LIMIT 1)
+          RETURNING ${COLUMNS}`,
+        [leaseSeconds],
+      );
+      if (rows[0]) await tx.query('UPDATE activation_queue_counters SET admitted = admitted + 1');
+      return { activation: rows[0], inWindow: inWindow + (rows[0] ? 1 : 0) };
+    });
+  },
+
+  /** An activation whose worker died (lease expired) or whose retry is due: resumed, not started again. */
+  async claimExpired(db: Queryable, leaseSeconds: number): Promise<Activation | undefined> {
+    const { rows } = await db.query<Activation>(
+      `UPDATE activations
+          SET lease_until = clock_timestamp() + make_interval(secs => $1), attempts = attempts + 1, updated_at = clock_timestamp()
+        WHERE id = (SELECT id FROM activations
+                     WHERE status = 'activating' AND lease_until < clock_timestamp()
+                     ORDER BY lease_until LIMIT 1 FOR UPDATE SKIP LOCKED)
+        RETURNING ${COLUMNS}`,
+      [leaseSeconds],
+    );
+    return rows[0];
+  },
+
+  async extendLease(db: Queryable, id: number, leaseSeconds: number): Promise<void> {
+    await db.query(
+      `UPDATE activations SET lease_until = clock_timestamp() + make_interval(secs => $2) WHERE id = $1 AND status = 'activating'`,
+      [id, leaseSeconds],
+    );
+  },
+
+  async recordLine(
+    tx: Queryable,
+    id: number,
+    line: { endUserId: string; lineId: string; iccid: string; phoneNumber: string; activationCode: string },
+  ): Promise<boolean> {
+    const r = await tx.query(
+      `UPDATE activations
+          SET status = 'active', oxio_end_user_id = $2, oxio_line_id = $3, iccid = $4, phone_number = $5, lpa_code = $6,
+              activated_at = clock_timestamp(), lease_until = NULL, last_error = NULL, updated_at = clock_timestamp()
+        WHERE id = $1 AND status = 'activating'`,
+      [id, line.endUserId, line.lineId, line.iccid, line.phoneNumber, line.activationCode],
+    );
+    return r.rowCount === 1;
+  },
+
+  /** A retryable failure: try again after `retryInSeconds` (the start already counted once). */
+  async scheduleRetry(db: Queryable, id: number, error: string, retryInSeconds: number): Promise<void> {
+    await db.query(
+      `UPDATE activations SET last_error = $2, lease_until = clock_timestamp() + make_interval(secs => $3), updated_at = clock_timestamp()
+        WHERE id = $1 AND status = 'activating'`,
+      [id, error.slice(0, 500), retryInSeconds],
+    );
+  },
+
+  async markFailed(db: Queryable, id: number, error: string): Promise<void> {
+    await db.query(
+      `UPDATE activations SET status = 'failed', last_error = $2, failed_at = clock_timestamp(), lease_until = NULL, updated_at = clock_timestamp()
+        WHERE id = $1 AND status = 'activating'`,
+      [id, error.slice(0, 500)],
+    );
+  },
+
+  /** Everything position, ETA and statistics need, in one round trip, independent of queue size. */
+  async windowState(db: Queryable, limit: number): Promise<WindowState> {
+    const { rows } = await db.query<{ now: Date; starts: Date[] | null; enqueued: number; admitted: number }>(
+      `SELECT clock_timestamp() AS now,
+              (SELECT array_agg(started_at ORDER BY started_at)
+                 FROM (SELECT started_at FROM activations
+                        WHERE started_at > clock_timestamp() - interval '1 hour'
+                        ORDER BY started_at DESC LIMIT $1) w) AS starts,
+              q.enqueued, q.admitted
+         FROM activation_queue_counters q`,
+      [limit],
+    );
+    const r = rows[0]!;
+    return { now: r.now, starts: (r.starts ?? []).map((d) => new Date(d)), queueLength: r.enqueued - r.admitted, admitted: r.admitted };
+  },
+
+  /** When the oldest start in the window leaves it (the next moment a slot frees), or null. */
+  async nextSlotAt(db: Queryable): Promise<Date | null> {
+    const { rows } = await db.query<{ at: Date | null }>(
+      `SELECT min(started_at) + interval '1 hour' AS at FROM activations WHERE started_at > clock_timestamp() - interval '1 hour'`,
+    );
+    return rows[0]?.at ?? null;
+  },
+
+  async secondsUntil(db: Queryable, at: Date): Promise<number> {
+    const { rows } = await db.query<{ s: number }>(`SELECT extract(epoch FROM ($1::timestamptz - clock_timestamp()))::float8 AS s`, [at]);
+    return rows[0]!.s;
+  },
+};

@@ -1,0 +1,197 @@
+// Local SMTP stand-in: a real SMTP server (plain, no TLS, no auth) on the loopback interface that
+// keeps the last messages in memory for the mailbox page and tests. `setDown(true)` answers 421
+// to everything, so the outbox's retry path can be exercised end to end.
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { simpleParser, type AddressObject } from 'mailparser';
+import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
+import type { Logger } from '../../logger.js';
+
+export interface StoredAttachment {
+  filename: string | undefined;
+  contentType: string;
+  /** Content-ID without angle brackets, for `cid:` references. */
+  cid: string | undefined;
+  /** 'inline' or 'attachment' as the message said, when it said. */
+  disposition: string | undefined;
+  size: number;
+  content: Buffer;
+}
+
+export interface StoredMail {
+  id: string;
+  /** The From header as text. */
+  from: string;
+  /** Recipient addresses from the To header (the envelope's when the header has none). */
+  to: string[];
+  envelope: { from: string | undefined; to: string[] };
+  subject: string;
+  date: Date;
+  receivedAt: Date;
+  messageId: string | undefined;
+  text: string;
+  /** The HTML body as sent, `cid:` links untouched; null when the message has no HTML part. */
+  html: string | null;
+  attachments: StoredAttachment[];
+}
+
+export interface LocalSmtp {
+  readonly host: string;
+  readonly port: number;
+  /** `smtp://127.0.0.1:PORT`, ready for SMTP_URL or createMailer. */
+  readonly url: string;
+  /** Oldest first. */
+  messages(): StoredMail[];
+  message(id: string): StoredMail | undefined;
+  /** Resolves with the first message (already received or arriving) that matches. */
+  waitFor(pred: (m: StoredMail) => boolean, timeoutMs?: number): Promise<StoredMail>;
+  /** While down, every connection and transaction is refused with 421 (service not available). */
+  setDown(down: boolean): void;
+  clear(): void;
+  close(): Promise<void>;
+}
+
+export interface LocalSmtpOptions {
+  port?: number;
+  host?: string;
+  logger?: Logger;
+  /** How many messages to keep; older ones are dropped. */
+  capacity?: number;
+}
+
+const MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
+
+function unavailable(): Error {
+  return Object.assign(new Error('Service not available (local SMTP stand-in is set down)'), { responseCode: 421 });
+}
+
+function addresses(header: AddressObject | AddressObject[] | undefined): string[] {
+  const list = header === undefined ? [] : Array.isArray(header) ? header : [header];
+  return list.flatMap((h) => h.value.map((a) => a.address).filter((a): a is string => Boolean(a)));
+}
+
+function readAll(stream: SMTPServerDataStream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', reject);
+  });
+}
+
+export async function startLocalSmtp(opts: LocalSmtpOptions = {}): Promise<LocalSmtp> {
+  const bindHost = opts.host ?? '127.0.0.1';
+  const capacity = opts.capacity ?? 500;
+  const log = opts.logger?.child({ component: 'local-smtp' });
+  const stored: StoredMail[] = [];
+  const arrivals = new EventEmitter();
+  let down = false;
+  let nextId = 1;
+
+  const server = new SMTPServer({
+    secure: false,
+    disabledCommands: ['STARTTLS'],
+    authOptional: true,
+    disableReverseLookup: true,
+    logger: false,
+    banner: 'DOTM local SMTP stand-in',
+    size: MAX_MESSAGE_BYTES,
+    closeTimeout: 1000,
+    onConnect(_session, callback) {
+      callback(down ? unavailable() : null);
+    },
+    onMailFrom(_address, _session, callback) {
+      callback(down ? unavailable() : null);
+    },
+    onRcptTo(_address, _session, callback) {
+      callback(down ? unavailable() : null);
+    },
+    onData(stream, session, callback) {
+      readAll(stream)
+        .then(async (raw) => {
+          if (down) throw unavailable();
+          if (stream.sizeExceeded) {
+            throw Object.assign(new Error('Message exceeds the size limit'), { responseCode: 552 });
+          }
+          const parsed = await simpleParser(raw, { keepCidLinks: true });
+          const envelopeTo = session.envelope.rcptTo.map((a) => a.address);
+          const mailFrom = session.envelope.mailFrom;
+          const mail: StoredMail = {
+            id: String(nextId++),
+            from: parsed.from?.text ?? (mailFrom ? mailFrom.address : ''),
+            to: addresses(parsed.to).length > 0 ? addresses(parsed.to) : envelopeTo,
+            envelope: { from: mailFrom ? mailFrom.address : undefined, to: envelopeTo },
+            subject: parsed.subject ?? '',
+            date: parsed.date ?? new Date(),
+            receivedAt: new Date(),
+            messageId: parsed.messageId,
+            text: parsed.text ?? '',
+            html: typeof parsed.html === 'string' ? parsed.html : null,
+            attachments: parsed.attachments.map((a) => ({
+              filename: a.filename,
+              contentType: a.contentType,
+              cid: a.cid,
+              disposition: a.contentDisposition,
+              size: a.size,
+              content: a.content,
+            })),
+          };
+          stored.push(mail);
+          if (stored.length > capacity) stored.splice(0, stored.length - capacity);
+          log?.info({ mailId: mail.id, subject: mail.subject, attachments: mail.attachments.length }, 'local SMTP received a message');
+          arrivals.emit('mail', mail);
+          callback(null, `OK: stored as ${mail.id}`);
+        })
+        .catch((err: Error) => {
+          log?.warn({ err: err.message }, 'local SMTP refused a message');
+          callback(err);
+        });
+    },
+  });
+  server.on('error', (err) => log?.warn({ err: err.message }, 'local SMTP connection error'));
+
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(opts.port ?? 0, bindHost, () => {
+      server.server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.server.address() as AddressInfo).port;
+  const host = bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost;
+  const url = `smtp://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log?.info({ url }, 'local SMTP stand-in listening');
+
+  return {
+    host,
+    port,
+    url,
+    messages: () => [...stored],
+    message: (id) => stored.find((m) => m.id === id),
+    waitFor(pred, timeoutMs = 5000) {
+      const found = stored.find(pred);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const onMail = (m: StoredMail) => {
+          if (!pred(m)) return;
+          clearTimeout(timer);
+          arrivals.off('mail', onMail);
+          resolve(m);
+        };
+        const timer = setTimeout(() => {
+          arrivals.off('mail', onMail);
+          reject(new Error(`no matching mail arrived within ${timeoutMs} ms`));
+        }, timeoutMs);
+        arrivals.on('mail', onMail);
+      });
+    },
+    setDown(value) {
+      down = value;
+      log?.info({ down }, value ? 'local SMTP set down (answers 421)' : 'local SMTP back up');
+    },
+    clear() {
+      stored.length = 0;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,219 @@
+// A local Stripe-compatible HTTP server for the subset of the API the app uses (customers, invoices,
+// invoice items, the invoice state machine), with a hosted invoice page and signed webhooks. The
+// real `stripe` SDK talks to it: new Stripe(local.secretKey, { host: local.host, port: local.port, protocol: 'http' }).
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Response } from 'express';
+import { pino, type Logger } from 'pino';
+import Stripe from 'stripe';
+import { createApiRouter } from './api.js';
+import { FailureInjector, type FailureSpec } from './failures.js';
+import { createHostedPageRouter } from './hosted-page.js';
+import { IdempotencyCache } from './idempotency.js';
+import { type RenderContext, renderInvoice } from './render.js';
+import { LocalStripeStore, nowSeconds, stripeId, type InvoiceEventType, type InvoiceRecord, type RequestOrigin } from './store.js';
+import { DEFAULT_RETRY_POLICY, WebhookDispatcher, type StripeEventObject, type WebhookRetryPolicy } from './webhooks.js';
+
+export type { StripeEventObject, WebhookRetryPolicy, FailureSpec };
+export { signatureHeader } from './webhooks.js';
+
+export interface LocalStripeOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  webhookUrl?: string;
+  /** Default: a generated whsec_… */
+  webhookSecret?: string;
+  /** Added to every API request (not to the hosted page). Default 0. */
+  latencyMs?: number;
+  /** Base of hosted_invoice_url. Default http://<host>:<port>. */
+  publicBaseUrl?: string;
+  logger?: Logger;
+  /** Shown on the hosted invoice page and as the invoice's account_name. Default 'DOTM'. */
+  accountName?: string;
+  /** Webhook retry schedule; defaults: 200 ms doubling to 30 s, 12 attempts, 10 s per attempt. */
+  webhookRetry?: Partial<WebhookRetryPolicy>;
+  /** How many past events `events()` and GET /v1/events keep (oldest dropped first). Default 10 000. */
+  eventHistoryLimit?: number;
+}
+
+export interface LocalStripe {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** A key the app can pass to the SDK; any key starting with sk_test_ is accepted. */
+  readonly secretKey: string;
+  readonly webhookSecret: string;
+  setWebhookUrl(url: string): void;
+  /**
+   * Failure injection for API requests (/v1/…): the next `times` requests matching method+path
+   * answer a Stripe-shaped 500 ('error'), or hang for delayMs before being carried out ('timeout');
+   * 'error-after-commit' performs the operation and then answers 500.
+   */
+  injectFailure(f: FailureSpec): void;
+  clearFailures(): void;
+  /** While held, events queue up undelivered. */
+  holdWebhooks(hold: boolean): void;
+  /** Stops holding and resolves once everything queued has been delivered (or given up). */
+  releaseWebhooks(): Promise<void>;
+  /** Resolves once no webhook delivery is pending (nothing queued, in flight or waiting to retry). */
+  webhooksIdle(): Promise<void>;
+  /** Every event emitted (up to eventHistoryLimit), oldest first, for replay tests. */
+  events(): StripeEventObject[];
+  /** Redelivers one event now (signed afresh); resolves to the HTTP status the app answered. */
+  deliverEvent(eventId: string): Promise<number>;
+  /** Same effect as the Pay button on the hosted page. */
+  pay(invoiceId: string): Promise<void>;
+  voidInvoice(invoiceId: string): Promise<void>;
+  markUncollectible(invoiceId: string): Promise<void>;
+  counts(): { customers: number; invoices: number; openInvoices: number };
+  /** Requests served and milliseconds spent inside the stand-in (arrival → response end, excluding injected latency). */
+  stats(): { requests: number; handlerMs: number };
+  close(): Promise<void>;
+}
+
+export async function startLocalStripe(opts: LocalStripeOptions = {}): Promise<LocalStripe> {
+  const bindHost = opts.host ?? '127.0.0.1';
+  const logger = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'local-stripe' });
+  const webhookSecret = opts.webhookSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
+  const secretKey = `sk_test_local_${randomBytes(12).toString('hex')}`;
+  const eventHistoryLimit = opts.eventHistoryLimit ?? 10_000;
+  const retry: WebhookRetryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.webhookRetry };
+
+  const webhooks = new WebhookDispatcher(opts.webhookUrl, webhookSecret, retry, logger);
+  const eventLog: StripeEventObject[] = [];
+  const eventsById = new Map<string, StripeEventObject>();
+  let publicBaseUrl = opts.publicBaseUrl?.replace(/\/+$/, '') ?? '';
+
+  // The store reports state changes; each becomes an event with a snapshot of the invoice.
+  let render: RenderContext;
+  const onInvoiceEvent = (type: InvoiceEventType, invoice: InvoiceRecord, origin: RequestOrigin | null) => {
+    const event: StripeEventObject = {
+      id: stripeId('evt'),
+      object: 'event',
+      api_version: Stripe.API_VERSION,
+      created: nowSeconds(),
+      type,
+      data: { object: renderInvoice(render, invoice) },
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: origin?.id ?? null, idempotency_key: origin?.idempotencyKey ?? null },
+    };
+    eventLog.push(event);
+    eventsById.set(event.id, event);
+    if (eventLog.length > eventHistoryLimit) {
+      const dropped = eventLog.shift();
+      if (dropped) eventsById.delete(dropped.id);
+    }
+    webhooks.enqueue(event, invoice.id);
+  };
+  const store = new LocalStripeStore(onInvoiceEvent);
+  render = { store, publicBaseUrl: () => publicBaseUrl, accountName: opts.accountName ?? 'DOTM' };
+
+  let requests = 0;
+  let handlerMs = 0;
+  const excluded = new WeakMap<Response, number>();
+  const failures = new FailureInjector();
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  // Stripe's GET parameters use bracket notation too (expand[0]=…, created[gte]=…).
+  app.set('query parser', 'extended');
+  app.use((_req, res, next) => {
+    const started = performance.now();
+    let counted = false;
+    const count = () => {
+      if (counted) return;
+      counted = true;
+      requests += 1;
+      handlerMs += Math.max(0, performance.now() - started - (excluded.get(res) ?? 0));
+    };
+    res.once('finish', count);
+    res.once('close', count);
+    next();
+  });
+  app.use(
+    '/v1',
+    createApiRouter({
+      render,
+      idempotency: new IdempotencyCache(),
+      failures,
+      events: { byId: (id) => eventsById.get(id), newestFirst: () => [...eventLog].reverse() },
+      latencyMs: opts.latencyMs ?? 0,
+      logger,
+      excludeFromStats: (res, ms) => excluded.set(res, (excluded.get(res) ?? 0) + ms),
+    }),
+  );
+  app.use(createHostedPageRouter(render, logger));
+  app.use((_req, res) => {
+    res.status(404).type('application/json').send(JSON.stringify({ error: { type: 'invalid_request_error', message: 'Not found' } }));
+  });
+
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, bindHost, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  // A wildcard bind is reachable on loopback; that is the address clients should use.
+  const host = bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (!publicBaseUrl) publicBaseUrl = url;
+  logger.info({ url, webhookUrl: opts.webhookUrl ?? null }, 'local Stripe listening');
+
+  const asPromise = (fn: () => void): Promise<void> => {
+    try {
+      fn();
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+
+  let closed: Promise<void> | null = null;
+
+  return {
+    url,
+    host,
+    port,
+    secretKey,
+    webhookSecret,
+    setWebhookUrl: (webhookUrl) => webhooks.setUrl(webhookUrl),
+    injectFailure: (f) => failures.add(f),
+    clearFailures: () => failures.clear(),
+    holdWebhooks: (hold) => webhooks.hold(hold),
+    releaseWebhooks: () => webhooks.release(),
+    webhooksIdle: () => webhooks.idle(),
+    events: () => eventLog.map((e) => structuredClone(e)),
+    deliverEvent: async (eventId) => {
+      const event = eventsById.get(eventId);
+      if (!event) throw new Error(`local Stripe: no such event ${eventId}`);
+      return webhooks.deliverNow(event);
+    },
+    pay: (invoiceId) =>
+      asPromise(() => {
+        const invoice = store.invoice(invoiceId);
+        if (invoice.status === 'draft') throw new Error(`local Stripe: invoice ${invoiceId} is a draft; finalize it before paying`);
+        if (invoice.status === 'void') throw new Error(`local Stripe: invoice ${invoiceId} is void`);
+        store.payFromHostedPage(invoiceId);
+      }),
+    voidInvoice: (invoiceId) => asPromise(() => store.void(invoiceId, null)),
+    markUncollectible: (invoiceId) => asPromise(() => store.markUncollectible(invoiceId, null)),
+    counts: () => store.counts(),
+    stats: () => ({ requests, handlerMs }),
+    close: () => {
+      closed ??= new Promise<void>((resolve) => {
+        webhooks.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,412 @@
+// The stand-in's state: customers, invoices and invoice items in memory, and the invoice state
+// machine (draft → open → paid | void | uncollectible) with the errors Stripe gives for a wrong move.
+// Every state change is reported through `onInvoiceEvent`, which turns it into a webhook event.
+import { randomBytes } from 'node:crypto';
+import { invalidRequest, noSuchReference, noSuchResource } from './errors.js';
+
+export type InvoiceStatus = 'draft' | 'open' | 'paid' | 'void' | 'uncollectible';
+export type CollectionMethod = 'send_invoice' | 'charge_automatically';
+export type InvoiceEventType =
+  | 'invoice.created'
+  | 'invoice.finalized'
+  | 'invoice.sent'
+  | 'invoice.paid'
+  | 'invoice.payment_succeeded'
+  | 'invoice.voided'
+  | 'invoice.marked_uncollectible';
+
+export interface CustomerRecord {
+  id: string;
+  created: number;
+  email: string | null;
+  name: string | null;
+  description: string | null;
+  phone: string | null;
+  metadata: Record<string, string>;
+  invoicePrefix: string;
+  nextInvoiceSequence: number;
+}
+
+export interface InvoiceItemRecord {
+  id: string;
+  /** The id of the invoice line this item becomes (`il_…`). */
+  lineId: string;
+  customer: string;
+  invoice: string | null;
+  amount: number;
+  currency: string;
+  description: string | null;
+  metadata: Record<string, string>;
+  date: number;
+}
+
+export interface InvoiceRecord {
+  id: string;
+  customer: string;
+  created: number;
+  status: InvoiceStatus;
+  collectionMethod: CollectionMethod;
+  currency: string;
+  description: string | null;
+  footer: string | null;
+  statementDescriptor: string | null;
+  metadata: Record<string, string>;
+  autoAdvance: boolean;
+  daysUntilDue: number | null;
+  dueDate: number | null;
+  number: string | null;
+  itemIds: string[];
+  amountPaid: number;
+  paidOutOfBand: boolean;
+  /** Copied from the customer at finalization, as Stripe freezes them then. */
+  frozenCustomer: { email: string | null; name: string | null } | null;
+  finalizedAt: number | null;
+  paidAt: number | null;
+  voidedAt: number | null;
+  markedUncollectibleAt: number | null;
+}
+
+/** Who asked for a state change: an API request (its id and idempotency key) or nobody (the hosted page). */
+export interface RequestOrigin {
+  id: string | null;
+  idempotencyKey: string | null;
+}
+
+export type InvoiceEventSink = (type: InvoiceEventType, invoice: InvoiceRecord, origin: RequestOrigin | null) => void;
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+export function stripeId(prefix: string, length = 24): string {
+  const bytes = randomBytes(length);
+  let out = '';
+  for (const b of bytes) out += BASE62[b % 62];
+  return `${prefix}_${out}`;
+}
+
+export const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+const DAY = 86_400;
+
+export interface CreateInvoiceInput {
+  customer: string;
+  collectionMethod: CollectionMethod;
+  daysUntilDue: number | null;
+  dueDate: number | null;
+  description: string | null;
+  footer: string | null;
+  statementDescriptor: string | null;
+  currency: string;
+  autoAdvance: boolean;
+  includePendingItems: boolean;
+  metadata: Record<string, string>;
+}
+
+export interface ListPage<T> {
+  data: T[];
+  hasMore: boolean;
+}
+
+export class LocalStripeStore {
+  private readonly customers = new Map<string, CustomerRecord>();
+  private readonly invoices = new Map<string, InvoiceRecord>();
+  private readonly invoicesByCustomer = new Map<string, InvoiceRecord[]>();
+  /** Every invoice in creation order; lists read it backwards (newest first). */
+  private readonly invoiceOrder: InvoiceRecord[] = [];
+  private readonly items = new Map<string, InvoiceItemRecord>();
+  private readonly pendingItemsByCustomer = new Map<string, InvoiceItemRecord[]>();
+
+  constructor(private readonly onInvoiceEvent: InvoiceEventSink) {}
+
+  // ── customers ────────────────────────────────────────────────────────────────────────────────
+
+  createCustomer(input: { email: string | null; name: string | null; description: string | null; phone: string | null; metadata: Record<string, string> }): CustomerRecord {
+    const customer: CustomerRecord = {
+      id: stripeId('cus', 14),
+      created: nowSeconds(),
+      ...input,
+      invoicePrefix: randomBytes(4).toString('hex').toUpperCase(),
+      nextInvoiceSequence: 1,
+    };
+    this.customers.set(customer.id, customer);
+    return customer;
+  }
+
+  customer(id: string): CustomerRecord {
+    const customer = this.customers.get(id);
+    if (!customer) throw noSuchResource('customer', id);
+    return customer;
+  }
+
+  findCustomer(id: string): CustomerRecord | undefined {
+    return this.customers.get(id);
+  }
+
+  listCustomers(filter: { email?: string }, page: PageRequest): ListPage<CustomerRecord> {
+    const all = [...this.customers.values()].reverse();
+    const matching = filter.email === undefined ? all : all.filter((c) => c.email === filter.email);
+    return paginate(matching, page, 'customer');
+  }
+
+  // ── invoices ─────────────────────────────────────────────────────────────────────────────────
+
+  createInvoice(input: CreateInvoiceInput, origin: RequestOrigin | null): InvoiceRecord {
+    if (!this.customers.has(input.customer)) throw noSuchReference('customer', input.customer, 'customer');
+    if (input.collectionMethod === 'send_invoice' && input.daysUntilDue === null && input.dueDate === null) {
+      throw invalidRequest('Missing required param: days_until_due. Invoices with collection_method=send_invoice need days_until_due or due_date.', {
+        code: 'parameter_missing',
+        param: 'days_until_due',
+      });
+    }
+    if (input.collectionMethod === 'charge_automatically' && (input.daysUntilDue !== null || input.dueDate !== null)) {
+      throw invalidRequest('Invoices with collection_method=charge_automatically cannot have days_until_due or due_date.', {
+        param: input.daysUntilDue !== null ? 'days_until_due' : 'due_date',
+      });
+    }
+    const created = nowSeconds();
+    const invoice: InvoiceRecord = {
+      id: stripeId('in'),
+      customer: input.customer,
+      created,
+      status: 'draft',
+      collectionMethod: input.collectionMethod,
+      currency: input.currency,
+      description: input.description,
+      footer: input.footer,
+      statementDescriptor: input.statementDescriptor,
+      metadata: input.metadata,
+      autoAdvance: input.autoAdvance,
+      daysUntilDue: input.daysUntilDue,
+      dueDate: input.dueDate ?? (input.daysUntilDue !== null ? created + input.daysUntilDue * DAY : null),
+      number: null,
+      itemIds: [],
+      amountPaid: 0,
+      paidOutOfBand: false,
+      frozenCustomer: null,
+      finalizedAt: null,
+      paidAt: null,
+      voidedAt: null,
+      markedUncollectibleAt: null,
+    };
+    if (input.includePendingItems) {
+      const pending = this.pendingItemsByCustomer.get(input.customer) ?? [];
+      const kept: InvoiceItemRecord[] = [];
+      for (const item of pending) {
+        if (item.currency === invoice.currency) {
+          item.invoice = invoice.id;
+          invoice.itemIds.push(item.id);
+        } else kept.push(item);
+      }
+      this.pendingItemsByCustomer.set(input.customer, kept);
+    }
+    this.invoices.set(invoice.id, invoice);
+    this.invoiceOrder.push(invoice);
+    const ofCustomer = this.invoicesByCustomer.get(invoice.customer) ?? [];
+    ofCustomer.push(invoice);
+    this.invoicesByCustomer.set(invoice.customer, ofCustomer);
+    this.onInvoiceEvent('invoice.created', invoice, origin);
+    return invoice;
+  }
+
+  invoice(id: string): InvoiceRecord {
+    const invoice = this.invoices.get(id);
+    if (!invoice) throw noSuchResource('invoice', id);
+    return invoice;
+  }
+
+  findInvoice(id: string): InvoiceRecord | undefined {
+    return this.invoices.get(id);
+  }
+
+  listInvoices(filter: { customer?: string; status?: InvoiceStatus; collectionMethod?: CollectionMethod }, page: PageRequest): ListPage<InvoiceRecord> {
+    const source = filter.customer !== undefined ? (this.invoicesByCustomer.get(filter.customer) ?? []) : this.invoiceOrder;
+    const newestFirst: InvoiceRecord[] = [];
+    for (let i = source.length - 1; i >= 0; i--) {
+      const invoice = source[i]!;
+      if (filter.status !== undefined && invoice.status !== filter.status) continue;
+      if (filter.collectionMethod !== undefined && invoice.collectionMethod !== filter.collectionMethod) continue;
+      newestFirst.push(invoice);
+    }
+    return paginate(newestFirst, page, 'invoice');
+  }
+
+  /** The invoice's amounts, derived from its items (no taxes or discounts here). */
+  totals(invoice: InvoiceRecord): { subtotal: number; total: number; amountDue: number; amountRemaining: number } {
+    let subtotal = 0;
+    for (const id of invoice.itemIds) subtotal += this.items.get(id)?.amount ?? 0;
+    const amountDue = Math.max(0, subtotal);
+    const amountRemaining = invoice.status === 'void' ? 0 : Math.max(0, amountDue - invoice.amountPaid);
+    return { subtotal, total: subtotal, amountDue, amountRemaining };
+  }
+
+  invoiceItems(invoice: InvoiceRecord): InvoiceItemRecord[] {
+    return invoice.itemIds.map((id) => this.items.get(id)).filter((item): item is InvoiceItemRecord => item !== undefined);
+  }
+
+  // ── invoice items ────────────────────────────────────────────────────────────────────────────
+
+  addInvoiceItem(input: { customer: string; invoice: string | null; amount: number; currency: string | null; description: string | null; metadata: Record<string, string> }): InvoiceItemRecord {
+    if (!this.customers.has(input.customer)) throw noSuchReference('customer', input.customer, 'customer');
+    let invoice: InvoiceRecord | null = null;
+    if (input.invoice !== null) {
+      invoice = this.invoices.get(input.invoice) ?? null;
+      if (!invoice) throw noSuchReference('invoice', input.invoice, 'invoice');
+      if (invoice.customer !== input.customer) {
+        throw invalidRequest(`The invoice (${invoice.id}) belongs to customer ${invoice.customer}, not to ${input.customer}.`, { param: 'invoice' });
+      }
+      if (invoice.status !== 'draft') {
+        throw invalidRequest(`You can only add invoice items to draft invoices; invoice ${invoice.id} is ${invoice.status}.`, {
+          code: 'invoice_not_editable',
+          param: 'invoice',
+        });
+      }
+    }
+    const currency = input.currency ?? invoice?.currency ?? 'usd';
+    if (invoice && currency !== invoice.currency) {
+      throw invalidRequest(`The currency of the invoice item (${currency}) must match the invoice's currency (${invoice.currency}).`, { param: 'currency' });
+    }
+    const item: InvoiceItemRecord = {
+      id: stripeId('ii'),
+      lineId: stripeId('il'),
+      customer: input.customer,
+      invoice: invoice?.id ?? null,
+      amount: input.amount,
+      currency,
+      description: input.description,
+      metadata: input.metadata,
+      date: nowSeconds(),
+    };
+    this.items.set(item.id, item);
+    if (invoice) invoice.itemIds.push(item.id);
+    else {
+      const pending = this.pendingItemsByCustomer.get(item.customer) ?? [];
+      pending.push(item);
+      this.pendingItemsByCustomer.set(item.customer, pending);
+    }
+    return item;
+  }
+
+  // ── transitions ──────────────────────────────────────────────────────────────────────────────
+
+  finalize(id: string, opts: { autoAdvance?: boolean }, origin: RequestOrigin | null): InvoiceRecord {
+    const invoice = this.invoice(id);
+    if (invoice.status !== 'draft') {
+      throw invalidRequest(`This invoice is already finalized, you can't re-finalize a non-draft invoice.`, { code: 'invoice_not_editable' });
+    }
+    if (opts.autoAdvance !== undefined) invoice.autoAdvance = opts.autoAdvance;
+    const customer = this.customers.get(invoice.customer);
+    const now = nowSeconds();
+    invoice.status = 'open';
+    invoice.finalizedAt = now;
+    invoice.frozenCustomer = { email: customer?.email ?? null, name: customer?.name ?? null };
+    if (customer) {
+      invoice.number = `${customer.invoicePrefix}-${String(customer.nextInvoiceSequence).padStart(4, '0')}`;
+      customer.nextInvoiceSequence += 1;
+    }
+    if (invoice.daysUntilDue !== null) invoice.dueDate = now + invoice.daysUntilDue * DAY;
+    this.onInvoiceEvent('invoice.finalized', invoice, origin);
+    // As in Stripe, an invoice with nothing to pay is paid the moment it is finalized.
+    if (this.totals(invoice).amountDue === 0) this.markPaid(invoice, now, false, origin);
+    return invoice;
+  }
+
+  send(id: string, origin: RequestOrigin | null): InvoiceRecord {
+    const invoice = this.invoice(id);
+    if (invoice.collectionMethod !== 'send_invoice') {
+      throw invalidRequest(`You can only send invoices with collection_method=send_invoice.`);
+    }
+    if (invoice.status !== 'open') {
+      throw invalidRequest(`You can only send invoices that are open; invoice ${invoice.id} is ${invoice.status}.`);
+    }
+    this.onInvoiceEvent('invoice.sent', invoice, origin);
+    return invoice;
+  }
+
+  void(id: string, origin: RequestOrigin | null): InvoiceRecord {
+    const invoice = this.invoice(id);
+    if (invoice.status !== 'open' && invoice.status !== 'uncollectible') {
+      throw invalidRequest(`You can only void open or uncollectible invoices; invoice ${invoice.id} is ${invoice.status}.`);
+    }
+    invoice.status = 'void';
+    invoice.voidedAt = nowSeconds();
+    this.onInvoiceEvent('invoice.voided', invoice, origin);
+    return invoice;
+  }
+
+  markUncollectible(id: string, origin: RequestOrigin | null): InvoiceRecord {
+    const invoice = this.invoice(id);
+    if (invoice.status !== 'open') {
+      throw invalidRequest(`You can only mark open invoices as uncollectible; invoice ${invoice.id} is ${invoice.status}.`);
+    }
+    invoice.status = 'uncollectible';
+    invoice.markedUncollectibleAt = nowSeconds();
+    this.onInvoiceEvent('invoice.marked_uncollectible', invoice, origin);
+    return invoice;
+  }
+
+  /**
+   * `POST /v1/invoices/:id/pay`. A draft is finalized first, as Stripe does; paying an invoice
+   * that is already paid is an error here (the hosted page uses `payFromHostedPage` instead).
+   */
+  payViaApi(id: string, opts: { paidOutOfBand: boolean }, origin: RequestOrigin | null): InvoiceRecord {
+    const invoice = this.invoice(id);
+    if (invoice.status === 'paid') throw invalidRequest('Invoice is already paid');
+    if (invoice.status === 'void') throw invalidRequest('This invoice is void and can no longer be paid.');
+    if (!opts.paidOutOfBand) {
+      throw invalidRequest(
+        'This customer has no attached payment source or default payment method. (The local Stripe stand-in only supports paid_out_of_band=true, or paying on the hosted invoice page.)',
+      );
+    }
+    if (invoice.status === 'draft') {
+      this.finalize(id, {}, origin);
+      // Finalizing an invoice with nothing to pay has already paid it.
+      if (this.invoice(id).status === 'paid') return invoice;
+    }
+    this.markPaid(invoice, nowSeconds(), true, origin);
+    return invoice;
+  }
+
+  /** The hosted page's Pay button: pays an open or uncollectible invoice; anything else is left as it is. */
+  payFromHostedPage(id: string): { invoice: InvoiceRecord; changed: boolean } {
+    const invoice = this.invoice(id);
+    if (invoice.status !== 'open' && invoice.status !== 'uncollectible') return { invoice, changed: false };
+    this.markPaid(invoice, nowSeconds(), false, null);
+    return { invoice, changed: true };
+  }
+
+  counts(): { customers: number; invoices: number; openInvoices: number } {
+    let openInvoices = 0;
+    for (const invoice of this.invoiceOrder) if (invoice.status === 'open') openInvoices += 1;
+    return { customers: this.customers.size, invoices: this.invoices.size, openInvoices };
+  }
+
+  private markPaid(invoice: InvoiceRecord, at: number, outOfBand: boolean, origin: RequestOrigin | null): void {
+    invoice.status = 'paid';
+    invoice.paidAt = at;
+    invoice.paidOutOfBand = outOfBand;
+    invoice.amountPaid = this.totals(invoice).amountDue;
+    this.onInvoiceEvent('invoice.paid', invoice, origin);
+    this.onInvoiceEvent('invoice.payment_succeeded', invoice, origin);
+  }
+}
+
+export interface PageRequest {
+  limit: number;
+  startingAfter?: string;
+  endingBefore?: string;
+}
+
+function paginate<T extends { id: string }>(newestFirst: T[], page: PageRequest, kind: string): ListPage<T> {
+  if (page.startingAfter !== undefined) {
+    const at = newestFirst.findIndex((x) => x.id === page.startingAfter);
+    if (at < 0) throw noSuchReference(kind, page.startingAfter, 'starting_after');
+    const rest = newestFirst.slice(at + 1);
+    return { data: rest.slice(0, page.limit), hasMore: rest.length > page.limit };
+  }
+  if (page.endingBefore !== undefined) {
+    const at = newestFirst.findIndex((x) => x.id === page.endingBefore);
+    if (at < 0) throw noSuchReference(kind, page.endingBefore, 'ending_before');
+    const before = newestFirst.slice(0, at);
+    return { data: before.slice(Math.max(0, before.length - page.limit)), hasMore: before.length > page.limit };
+  }
+  return { data: newestFirst.slice(0, page.limit), hasMore: newestFirst.length > page.limit };
+}

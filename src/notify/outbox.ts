@@ -1,0 +1,283 @@
+// The e-mail outbox. A row is written in the transaction that completes an activation, so the
+// e-mail cannot be lost and an SMTP outage never rolls the activation back; this worker sends it
+// after the commit and retries with exponential backoff until it is delivered or given up ('dead').
+//
+// Each row is claimed with a lease in a statement of its own (FOR UPDATE SKIP LOCKED, database
+// clock), sent outside any transaction, then marked sent. A crash between send and mark means one
+// more send after the lease expires: the Message-ID is the same, so the copy is recognisable.
+import type { SendMailOptions } from 'nodemailer';
+import type { Database, Queryable } from '../db/database.js';
+import { maskEmail, type Logger } from '../logger.js';
+import { buildActivationEmail } from './activation-email.js';
+import { renderQrPng } from './qr.js';
+
+export const ACTIVATION_EMAIL_KIND = 'activation_qr';
+/** NOTIFY channel: an enqueued row wakes the outbox of every instance (after the commit). */
+export const OUTBOX_CHANNEL = 'email_outbox';
+
+const LEASE_SECONDS = 300;
+const MAX_BACKOFF_MS = 10 * 60_000;
+const MAX_ERROR_LENGTH = 1000;
+
+export interface ActivationEmailRequest {
+  activationId: number;
+  recipient: string;
+  phoneNumber: string;
+  activationCode: string;
+}
+
+/** Called inside the transaction that completes an activation; idempotent (UNIQUE kind+activation_id). */
+export async function enqueueActivationEmail(tx: Queryable, e: ActivationEmailRequest): Promise<void> {
+  await tx.query(
+    `INSERT INTO email_outbox (kind, activation_id, recipient, payload)
+     VALUES ($1, $2, $3, $4::jsonb)
+     ON CONFLICT (kind, activation_id) DO NOTHING`,
+    [ACTIVATION_EMAIL_KIND, e.activationId, e.recipient, JSON.stringify({ phoneNumber: e.phoneNumber, activationCode: e.activationCode })],
+  );
+  await tx.query(`SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL]);
+}
+
+export interface OutboxMailer {
+  send(msg: SendMailOptions): Promise<{ messageId: string }>;
+}
+
+export interface EmailOutboxDeps {
+  db: Database;
+  mailer: OutboxMailer;
+  from: string;
+  logger: Logger;
+  maxAttempts: number;
+  /** How often to look for due rows when nothing wakes the outbox. Default 2000. */
+  pollMs?: number;
+  /** Retry n (n = 1, 2, …) waits base·2^(n-1), capped at 10 minutes. Default 1000. */
+  backoffBaseMs?: number;
+}
+
+interface ClaimedRow {
+  id: number;
+  kind: string;
+  activation_id: number | null;
+  recipient: string;
+  payload: unknown;
+  attempts: number;
+}
+
+/** Keeps e-mail addresses (e.g. in an SMTP "recipient rejected" reply) out of the logs. */
+function scrubAddresses(text: string): string {
+  return text.replace(/[^\s<>()"',;:]+@[^\s<>()"',;:]+/g, (a) => maskEmail(a));
+}
+
+function describeError(err: unknown): { message: string; code?: string; responseCode?: number } {
+  if (err instanceof Error) {
+    const { code, responseCode } = err as Error & { code?: unknown; responseCode?: unknown };
+    return {
+      message: err.message,
+      ...(typeof code === 'string' ? { code } : {}),
+      ...(typeof responseCode === 'number' ? { responseCode } : {}),
+    };
+  }
+  return { message: String(err) };
+}
+
+function activationPayload(payload: unknown): { phoneNumber: string; activationCode: string } {
+  const p = payload as { phoneNumber?: unknown; activationCode?: unknown } | null;
+  if (!p || typeof p.phoneNumber !== 'string' || typeof p.activationCode !== 'string') {
+    throw new Error('outbox payload lacks phoneNumber or activationCode');
+  }
+  return { phoneNumber: p.phoneNumber, activationCode: p.activationCode };
+}
+
+export class EmailOutbox {
+  private readonly db: Database;
+  private readonly mailer: OutboxMailer;
+  private readonly from: string;
+  private readonly log: Logger;
+  private readonly maxAttempts: number;
+  private readonly pollMs: number;
+  private readonly backoffBaseMs: number;
+
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeRequested = false;
+  private interruptSleep: (() => void) | undefined;
+  private unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
+
+  constructor(deps: EmailOutboxDeps) {
+    this.db = deps.db;
+    this.mailer = deps.mailer;
+    this.from = deps.from;
+    this.log = deps.logger.child({ component: 'email-outbox' });
+    this.maxAttempts = Math.max(1, deps.maxAttempts);
+    this.pollMs = deps.pollMs ?? 2000;
+    this.backoffBaseMs = deps.backoffBaseMs ?? 1000;
+  }
+
+  /** Starts the background loop: a poll every `pollMs`, and at once on wake() or a NOTIFY. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unlisten = this.db.listen(OUTBOX_CHANNEL, () => this.wake()).catch((err: unknown) => {
+      this.log.warn({ err: describeError(err).message }, 'outbox: no NOTIFY subscription, polling only');
+      return undefined;
+    });
+    this.loop = this.run();
+  }
+
+  /** A new row was enqueued: look now instead of at the next poll. */
+  wake(): void {
+    this.wakeRequested = true;
+    this.interruptSleep?.();
+  }
+
+  /** Finishes the e-mail being sent (if any), then stops. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.interruptSleep?.();
+    await this.loop;
+    const unlisten = await this.unlisten;
+    await unlisten?.().catch(() => {});
+    this.loop = undefined;
+    this.unlisten = undefined;
+  }
+
+  /**
+   * Sends every row that is due now, one at a time, each at most once per call. Failures are
+   * recorded on the row and never thrown. Returns the number sent.
+   */
+  async drainOnce(): Promise<number> {
+    const seen: number[] = [];
+    let sent = 0;
+    for (;;) {
+      // The loop stops between e-mails once stop() is called; a direct call always drains.
+      if (this.loop !== undefined && !this.running) break;
+      const row = await this.claim(seen);
+      if (!row) break;
+      seen.push(row.id);
+      if (await this.deliver(row)) sent++;
+    }
+    return sent;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      this.wakeRequested = false;
+      try {
+        await this.drainOnce();
+      } catch (err) {
+        // The database is unreachable or similar: try again at the next poll.
+        this.log.warn({ err: describeError(err).message }, 'outbox: drain failed');
+      }
+      if (!this.running) break;
+      if (this.wakeRequested) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.pollMs);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.interruptSleep = done;
+      });
+      this.interruptSleep = undefined;
+    }
+  }
+
+  private async claim(exclude: number[]): Promise<ClaimedRow | undefined> {
+    const { rows } = await this.db.query<ClaimedRow>(
+      `UPDATE email_outbox o
+          SET lease_until = now() + make_interval(secs => $2), attempts = o.attempts + 1
+        WHERE o.id = (
+          SELECT id FROM email_outbox
+           WHERE status = 'pending'
+             AND next_attempt_at <= now()
+             AND (lease_until IS NULL OR lease_until < now())
+             AND NOT (id = ANY($1::bigint[]))
+           ORDER BY next_attempt_at, id
+           LIMIT 1
+           FOR UPDATE SKIP LOCKED)
+       RETURNING o.id, o.kind, o.activation_id, o.recipient, o.payload, o.attempts`,
+      [exclude, LEASE_SECONDS],
+    );
+    return rows[0];
+  }
+
+  /** Sends one claimed row; true when it was sent. */
+  private async deliver(row: ClaimedRow): Promise<boolean> {
+    const fields = {
+      outboxId: row.id,
+      kind: row.kind,
+      activationId: row.activation_id,
+      recipient: maskEmail(row.recipient),
+      attempt: row.attempts,
+    };
+    if (row.attempts > this.maxAttempts) {
+      // Claimed before, and the process never recorded the outcome (e.g. it crashed) that often.
+      await this.markDead(row, 'attempts exhausted without a recorded outcome', fields);
+      return false;
+    }
+    let messageId: string;
+    try {
+      const msg = await this.render(row);
+      ({ messageId } = await this.mailer.send(msg));
+    } catch (err) {
+      await this.recordFailure(row, err, fields);
+      return false;
+    }
+    await this.db.query(
+      `UPDATE email_outbox
+          SET status = 'sent', message_id = $2, sent_at = now(), lease_until = NULL, last_error = NULL
+        WHERE id = $1 AND status = 'pending'`,
+      [row.id, messageId],
+    );
+    this.log.info({ ...fields, messageId }, 'activation e-mail sent');
+    return true;
+  }
+
+  private async render(row: ClaimedRow): Promise<SendMailOptions> {
+    if (row.kind !== ACTIVATION_EMAIL_KIND || row.activation_id === null) {
+      throw new Error(`unknown outbox kind ${row.kind}`);
+    }
+    const { phoneNumber, activationCode } = activationPayload(row.payload);
+    return buildActivationEmail({
+      activationId: row.activation_id,
+      to: row.recipient,
+      from: this.from,
+      phoneNumber,
+      activationCode,
+      qrPng: await renderQrPng(activationCode),
+    });
+  }
+
+  private async recordFailure(row: ClaimedRow, err: unknown, fields: Record<string, unknown>): Promise<void> {
+    const error = describeError(err);
+    const lastError = [error.responseCode, error.code, error.message].filter((p) => p !== undefined).join(' ').slice(0, MAX_ERROR_LENGTH);
+    if (row.attempts >= this.maxAttempts) {
+      await this.markDead(row, lastError, fields);
+      return;
+    }
+    const delayMs = Math.min(MAX_BACKOFF_MS, this.backoffBaseMs * 2 ** (row.attempts - 1));
+    await this.db.query(
+      `UPDATE email_outbox
+          SET last_error = $2, lease_until = NULL,
+              next_attempt_at = now() + make_interval(secs => $3)
+        WHERE id = $1 AND status = 'pending'`,
+      [row.id, lastError, delayMs / 1000],
+    );
+    this.log.warn(
+      { ...fields, retryInMs: delayMs, smtpCode: error.responseCode, errorCode: error.code, err: scrubAddresses(error.message) },
+      'activation e-mail not sent; will retry',
+    );
+  }
+
+  private async markDead(row: ClaimedRow, lastError: string, fields: Record<string, unknown>): Promise<void> {
+    await this.db.query(
+      `UPDATE email_outbox SET status = 'dead', last_error = $2, lease_until = NULL
+        WHERE id = $1 AND status = 'pending'`,
+      [row.id, lastError.slice(0, MAX_ERROR_LENGTH)],
+    );
+    this.log.error(
+      { ...fields, maxAttempts: this.maxAttempts, err: scrubAddresses(lastError) },
+      'activation e-mail given up after the last attempt',
+    );
+  }
+}
