@@ -4,7 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { createService, type Service } from '../../src/service.js';
+import { createService, type Service, type ServiceOverrides } from '../../src/service.js';
 import { mintEmulatorToken, type EmulatorTokenOptions } from '../../src/local/firebase/tokens.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
@@ -22,7 +22,14 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(env: Record<string, string> = {}, opts: { database?: TestDatabase } = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  /** Share a database between several app instances (multi-instance and restart tests). */
+  database?: TestDatabase;
+  /** Passed to createService: startWorkers, workerHooks, shared local stand-ins. */
+  overrides?: Omit<ServiceOverrides, 'db' | 'logger' | 'skipMigrations'>;
+}
+
+export async function startTestApp(env: Record<string, string> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
   const database = opts.database ?? (await createTestDatabase());
   const lines: string[] = [];
   const sink = new Writable({
@@ -40,7 +47,7 @@ export async function startTestApp(env: Record<string, string> = {}, opts: { dat
     WORKER_POLL_MS: '200',
     ...env,
   });
-  const service = await createService(config, { db: database.db, skipMigrations: true, logger: createLogger('info', sink) });
+  const service = await createService(config, { ...opts.overrides, db: database.db, skipMigrations: true, logger: createLogger('info', sink) });
   const url = await service.listen();
   const clients: Client[] = [];
   return {
