@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('configuration', () => {
+  it('defaults run everything locally', () => {
+    const c = loadConfig({});
+    expect(c.PORT).toBe(3000);
+    expect(c.ACTIVATIONS_PER_HOUR).toBe(100);
+    expect(c.DATA_DIR).toBe('./data');
+    expect(c.local).toEqual({ stripe: true, oxio: true, smtp: true, firebase: true });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('one message names every offending variable', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'abc', ACTIVATIONS_PER_HOUR: '0', DATABASE_URL: 'not a url', STRIPE_SECRET_KEY: 'pk_live_x' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const name of ['PORT', 'ACTIVATIONS_PER_HOUR', 'DATABASE_URL', 'STRIPE_SECRET_KEY']) expect(message).toContain(name);
+  });
+
+  it('production refuses local stand-ins and the Auth emulator', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/DATABASE_URL[\s\S]*STRIPE_SECRET_KEY[\s\S]*OXIO_BASE_URL[\s\S]*SMTP_URL/);
+    expect(() => loadConfig({ NODE_ENV: 'production', FIREBASE_AUTH_EMULATOR_HOST: '127.0.0.1:9099' })).toThrow(/FIREBASE_AUTH_EMULATOR_HOST/);
+  });
+
+  it('.env.example lists every setting', () => {
+    const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    const listed = new Set([...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    const source = readFileSync(new URL('../../src/config.ts', import.meta.url), 'utf8');
+    const declared = [...source.matchAll(/^ {4}([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]);
+    expect(declared.length).toBeGreaterThan(30);
+    expect(declared.filter((k) => !listed.has(k))).toEqual([]);
+  });
+});
