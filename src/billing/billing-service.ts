@@ -164,6 +164,15 @@ export class BillingService {
 
   private async applyPayment(tx: Parameters<Parameters<Database['withTransaction']>[0]>[0], match: { stripeInvoiceId: string; rowId?: number }) {
     const paid = await invoiceStore.markPaid(tx, match);
+    if (!paid) {
+      const twice = await invoiceStore.markPaidTwice(tx, match);
+      if (twice) {
+        this.deps.logger.error(
+          { invoiceId: twice.id, activationId: twice.activation_id, stripeInvoiceId: match.stripeInvoiceId },
+          'second payment for an activation that is paid already: refund this invoice at Stripe',
+        );
+      }
+    }
     const activationId = paid?.activation_id ?? (match.rowId ? (await invoiceStore.byId(tx, match.rowId))?.activation_id : undefined);
     if (!activationId) return false;
     const queued = await activationStore.enqueuePaid(tx, activationId);

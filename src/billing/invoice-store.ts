@@ -95,17 +95,37 @@ export const invoiceStore = {
   },
 
   /**
-   * Records a payment. Returns the paid row the first time, undefined if it was recorded already
-   * (or is not ours). Matches by Stripe id, or by our row id from the invoice metadata.
+   * Records a payment. Returns the paid row the first time, undefined if it was recorded already,
+   * is not ours, or its activation was paid by another invoice already (see markPaidTwice).
+   * Matches by Stripe id, or by our row id from the invoice metadata.
    */
   async markPaid(tx: Queryable, match: { stripeInvoiceId: string; rowId?: number }): Promise<InvoiceRow | undefined> {
     const { rows } = await tx.query<InvoiceRow>(
       `UPDATE invoices SET status = 'paid', paid_at = clock_timestamp(), stripe_invoice_id = $1, lease_until = NULL,
               updated_at = clock_timestamp()
-        WHERE id = (SELECT id FROM invoices WHERE (stripe_invoice_id = $1 OR id = $2) AND status <> 'paid'
+        WHERE id = (SELECT id FROM invoices i WHERE (stripe_invoice_id = $1 OR id = $2) AND status <> 'paid'
+                       AND NOT EXISTS (SELECT 1 FROM invoices p WHERE p.activation_id = i.activation_id AND p.status = 'paid')
                      ORDER BY (stripe_invoice_id = $1) DESC LIMIT 1 FOR UPDATE)
         RETURNING ${COLUMNS}`,
       [match.stripeInvoiceId, match.rowId ?? null],
+    );
+    return rows[0];
+  },
+
+  /**
+   * A payment for an invoice whose activation another invoice paid already (a replaced invoice paid
+   * after all): one payment per activation stands, so this one is noted on its row for a refund.
+   * Returns the row the first time it is noted.
+   */
+  async markPaidTwice(tx: Queryable, match: { stripeInvoiceId: string; rowId?: number }): Promise<InvoiceRow | undefined> {
+    const { rows } = await tx.query<InvoiceRow>(
+      `UPDATE invoices SET last_error = $3, lease_until = NULL, updated_at = clock_timestamp()
+        WHERE id = (SELECT id FROM invoices i WHERE (stripe_invoice_id = $1 OR id = $2) AND status <> 'paid'
+                       AND EXISTS (SELECT 1 FROM invoices p WHERE p.activation_id = i.activation_id AND p.status = 'paid')
+                     ORDER BY (stripe_invoice_id = $1) DESC LIMIT 1 FOR UPDATE)
+          AND last_error IS DISTINCT FROM $3
+        RETURNING ${COLUMNS}`,
+      [match.stripeInvoiceId, match.rowId ?? null, `paid twice: ${match.stripeInvoiceId} needs a refund`],
     );
     return rows[0];
   },
