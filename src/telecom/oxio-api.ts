@@ -18,7 +18,12 @@ export const oxioPaths = {
 
 /** Header that makes `POST /v3/lines/line` safe to repeat for one activation. */
 export const idempotencyKeyHeader = 'Idempotency-Key';
-export const lineIdempotencyKey = (activationId: number) => `dotm-activation-${activationId}`;
+/**
+ * Activation ids are unique only within one database: after a restore or a re-created database
+ * (or a second environment on the same OXIO account) an id comes back for another person. The end
+ * user in the key keeps such a key from colliding with, or replaying, someone else's line.
+ */
+export const lineIdempotencyKey = (activationId: number, endUserId: string) => `dotm-activation-${activationId}-${endUserId}`;
 
 const id = z.union([z.string().min(1), z.number()]).transform(String);
 const optionalText = z.string().nullish().transform((v) => v ?? undefined);

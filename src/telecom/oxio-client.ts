@@ -241,7 +241,7 @@ export class OxioClient {
       phoneNumberRequirements: { preferredAreaCode: req.preferredAreaCode },
       activateOnAttach: false,
     });
-    const headers = { [idempotencyKeyHeader]: lineIdempotencyKey(req.activationId) };
+    const headers = { [idempotencyKeyHeader]: lineIdempotencyKey(req.activationId, endUserId) };
     log.info({ endUserId }, 'creating the OXIO line');
     // A timeout or 5xx may come after OXIO committed the line: list the lines before every retry
     // and adopt one if it is there, so the POST is never repeated once a line exists.
