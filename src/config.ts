@@ -94,6 +94,11 @@ const schema = z
     ACCESS_TOKEN_TTL_SECONDS: int(3600, 60, 86_400),
     REFRESH_TOKEN_TTL_SECONDS: int(30 * 86_400, 3600, 365 * 86_400),
     AUTH_CODE_TTL_SECONDS: int(300, 10, 600),
+    // Per IP only on the pages a browser opens before sign-in; per registered client on /token and
+    // /revoke (per user there: USER_CALLS_PER_MINUTE); all registrations together on /register.
+    OAUTH_SIGN_IN_PER_IP_PER_MINUTE: int(60, 1, 100_000),
+    OAUTH_CLIENT_REQUESTS_PER_MINUTE: int(600, 1, 1_000_000),
+    OAUTH_REGISTRATIONS_PER_MINUTE: int(60, 1, 100_000),
   })
   .superRefine((c, ctx) => {
     if (c.NODE_ENV !== 'production') return;
@@ -111,6 +116,7 @@ const schema = z
     need('SMTP_URL', 'required in production (the local SMTP stand-in is refused)');
     need('FIREBASE_PROJECT_ID', 'required in production');
     need('OAUTH_SIGNING_KEY', 'required in production (a persistent key for access tokens)');
+    need('FIREBASE_WEB_API_KEY', 'required in production (the OAuth sign-in page signs users in with Firebase in the browser)');
     if (c.FIREBASE_AUTH_EMULATOR_HOST) {
       ctx.addIssue({
         code: 'custom',

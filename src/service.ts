@@ -15,7 +15,7 @@ import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/index.js';
 import { migrate } from './db/migrate.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
-import { createFirebaseVerifier, type TokenVerifier } from './identity/firebase-verifier.js';
+import { createFirebaseVerifier, firstMatchingVerifier, type TokenVerifier } from './identity/firebase-verifier.js';
 import { createRegistrationService } from './identity/registration.js';
 import { userStore } from './identity/user-store.js';
 import { sharedLocalFirebase, type LocalFirebase } from './local/firebase/server.js';
@@ -26,6 +26,7 @@ import { startLocalStripe, type LocalStripe } from './local/stripe/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMailer } from './notify/mailer.js';
 import { EmailOutbox } from './notify/outbox.js';
+import { createOAuthModule } from './oauth/index.js';
 import { OxioClient } from './telecom/oxio-client.js';
 
 export interface LocalStandIns {
@@ -90,7 +91,10 @@ export async function createService(config: Config, overrides: ServiceOverrides 
   }
   const firebaseVerifier = createFirebaseVerifier({ projectId: config.firebaseProjectId });
   closers.push(async () => firebaseVerifier.close?.());
-  const verifier: TokenVerifier = firebaseVerifier;
+  // The OAuth authorization server in front of Firebase: its access tokens first, Firebase ID tokens after.
+  const oauth = await createOAuthModule({ db, config, logger, baseUrl, firebaseVerifier });
+  closers.push(() => oauth.close());
+  const verifier: TokenVerifier = firstMatchingVerifier([oauth.verifier, firebaseVerifier]);
 
   // Stripe
   let stripeKey = config.STRIPE_SECRET_KEY;
@@ -191,10 +195,11 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     baseUrl,
     allowedOrigins: config.ALLOWED_ORIGINS,
     trustProxy: config.TRUST_PROXY,
-    authorizationServers: () => [`https://securetoken.google.com/${config.firebaseProjectId}`],
+    authorizationServers: () => [oauth.issuer()],
     mountRaw: (a) =>
       mountStripeWebhook(a, { billing, gateway, secret: webhookSecret!, toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS, logger }),
     mount: (a) => {
+      oauth.mount(a);
       mountAdminRoutes(a, { activation, adminToken: config.ADMIN_TOKEN });
       if (local.smtp) a.use('/local/mailbox', createMailboxRouter(local.smtp));
     },
@@ -253,7 +258,10 @@ export async function createService(config: Config, overrides: ServiceOverrides 
         clearInterval(housekeeping);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        await Promise.all([closed, worker.stop(), outbox.stop()]);
+        // A keep-alive connection busy at close() would otherwise stay open after its response
+        // until keepAliveTimeout (65 s): close each one as soon as it falls idle.
+        const idleSweep = setInterval(() => server.closeIdleConnections(), 50);
+        await Promise.all([closed.finally(() => clearInterval(idleSweep)), worker.stop(), outbox.stop()]);
         for (const close of closers.reverse()) await close().catch((err) => logger.warn({ err }, 'close failed'));
         for (const s of ownedStandIns) await s.close().catch(() => {});
         if (!overrides.db) await db.close();

@@ -194,13 +194,11 @@ export class BillingService {
         case 'invoice.paid':
         case 'invoice.payment_succeeded':
           queued = await this.applyPayment(tx, match);
-          return 'applied';
+          return queued ? 'applied' : 'ignored';
         case 'invoice.voided':
-          await invoiceStore.markClosed(tx, match, 'void');
-          return 'applied';
+          return (await invoiceStore.markClosed(tx, match, 'void')) > 0 ? 'applied' : 'ignored';
         case 'invoice.marked_uncollectible':
-          await invoiceStore.markClosed(tx, match, 'uncollectible');
-          return 'applied';
+          return (await invoiceStore.markClosed(tx, match, 'uncollectible')) > 0 ? 'applied' : 'ignored';
         default:
           return 'ignored';
       }

@@ -1,0 +1,212 @@
+// The OAuth 2.1 authorization server in front of Firebase, as the MCP authorization specification
+// describes it: metadata (RFC 8414), dynamic registration of public clients (RFC 7591), /authorize
+// with PKCE S256 through a sign-in and a consent page, /token (authorization code, rotated refresh
+// tokens), /revoke (RFC 7009), and the verifier of its access tokens for the MCP endpoint.
+//
+// The SDK's mcpAuthRouter does the protocol plumbing; this module supplies the provider, its own
+// metadata (public clients only, jwks_uri, an issuer without a trailing slash), the JWKS, the pages,
+// and per-client / per-user limits in place of the router's per-IP ones.
+import express, { type Express, type RequestHandler } from 'express';
+import { mcpAuthRouter } from '@modelcontextprotocol/sdk/server/auth/router.js';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import { AppError } from '../errors.js';
+import { InvalidTokenError, type TokenVerifier } from '../identity/firebase-verifier.js';
+import type { Logger } from '../logger.js';
+import { MCP_PATH } from '../mcp/endpoint.js';
+import { AccessTokenRejected, createAccessTokens } from './access-tokens.js';
+import { PAGES_PATH } from './browser.js';
+import { createFirebaseAccounts } from './firebase-accounts.js';
+import { loadSigningKey } from './keys.js';
+import { createLimits } from './limits.js';
+import { createOAuthProvider, SCOPES_SUPPORTED } from './provider.js';
+import { createSignInRoutes, type SignInMode } from './sign-in.js';
+import { oauthStore } from './store.js';
+
+export const JWKS_PATH = '/.well-known/jwks.json';
+export const AUTHORIZATION_SERVER_METADATA_PATH = '/.well-known/oauth-authorization-server';
+const SDK_ROUTES = new Set(['/authorize', '/token', '/register', '/revoke']);
+const AUTHORIZATION_REQUEST_TTL_SECONDS = 15 * 60;
+const PRUNE_EVERY_MS = 10 * 60_000;
+
+export interface OAuthModule {
+  /** Mounts metadata, JWKS, /authorize, /token, /register, /revoke and the pages. */
+  mount(app: Express): void;
+  /** Verifies this service's access tokens for the MCP endpoint; `accepts` picks them out of a chain. */
+  verifier: TokenVerifier & { accepts(token: string): boolean };
+  /** The issuer: this service's base URL, as in the metadata, the tokens and the protected-resource metadata. */
+  issuer(): string;
+  /** Deletes expired codes, requests, refresh tokens and rate windows (also runs on a timer). */
+  prune(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OAuthModuleDeps {
+  db: Database;
+  config: Config;
+  logger: Logger;
+  /** The service's public base URL, no trailing slash (known once listening). */
+  baseUrl(): string;
+  /** Verifies Firebase ID tokens posted back by the sign-in page. */
+  firebaseVerifier: TokenVerifier;
+}
+
+function checkIssuer(url: string): void {
+  const u = new URL(url);
+  const loopback = u.hostname === 'localhost' || u.hostname === '127.0.0.1' || u.hostname === '[::1]';
+  if (u.protocol !== 'https:' && !loopback) throw new Error(`PUBLIC_BASE_URL must be https to serve as the OAuth issuer (got ${u.origin})`);
+  if (u.search || u.hash) throw new Error('PUBLIC_BASE_URL must not carry a query or a fragment (it is the OAuth issuer)');
+}
+
+export async function createOAuthModule(deps: OAuthModuleDeps): Promise<OAuthModule> {
+  const { db, config, logger } = deps;
+  if (config.PUBLIC_BASE_URL) checkIssuer(config.PUBLIC_BASE_URL);
+  const issuer = () => deps.baseUrl().replace(/\/+$/, '');
+  const resource = () => `${issuer()}${MCP_PATH}`;
+
+  const key = await loadSigningKey(db, config.OAUTH_SIGNING_KEY);
+  const accessTokens = createAccessTokens({ key, issuer, audience: resource, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS });
+  const accounts = createFirebaseAccounts({ projectId: config.firebaseProjectId });
+  const provider = createOAuthProvider({
+    db,
+    logger,
+    accessTokens,
+    accounts,
+    settings: {
+      resource,
+      secureCookies: () => issuer().startsWith('https:'),
+      authCodeTtlSeconds: config.AUTH_CODE_TTL_SECONDS,
+      refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+      authorizationRequestTtlSeconds: AUTHORIZATION_REQUEST_TTL_SECONDS,
+    },
+  });
+  const limits = createLimits({
+    db,
+    logger,
+    settings: {
+      signInPerIpPerMinute: config.OAUTH_SIGN_IN_PER_IP_PER_MINUTE,
+      clientRequestsPerMinute: config.OAUTH_CLIENT_REQUESTS_PER_MINUTE,
+      userRequestsPerMinute: config.USER_CALLS_PER_MINUTE,
+      registrationsPerMinute: config.OAUTH_REGISTRATIONS_PER_MINUTE,
+    },
+  });
+
+  const mode: SignInMode = config.local.firebase
+    ? { kind: 'local', projectId: config.firebaseProjectId }
+    : {
+        kind: 'firebase',
+        web: config.FIREBASE_WEB_API_KEY
+          ? {
+              apiKey: config.FIREBASE_WEB_API_KEY,
+              authDomain: config.FIREBASE_AUTH_DOMAIN ?? `${config.firebaseProjectId}.firebaseapp.com`,
+              projectId: config.firebaseProjectId,
+            }
+          : undefined,
+      };
+  if (mode.kind === 'firebase' && !mode.web) logger.warn('FIREBASE_WEB_API_KEY is not set: the OAuth sign-in page cannot sign anyone in');
+  logger.info({ signIn: mode.kind, kid: key.kid, alg: key.alg, keySource: config.OAUTH_SIGNING_KEY ? 'config' : 'database' }, 'oauth authorization server ready');
+
+  // The SDK router fixes its URLs when built, and the base URL is known only once the server
+  // listens (port 0 in tests): build it on first use, again if the base URL changes.
+  let built: { base: string; router: RequestHandler } | undefined;
+  const sdkRouter = (): RequestHandler => {
+    const base = issuer();
+    if (built?.base !== base) {
+      built = {
+        base,
+        router: mcpAuthRouter({
+          provider,
+          issuerUrl: new URL(base),
+          resourceServerUrl: new URL(resource()),
+          scopesSupported: SCOPES_SUPPORTED,
+          resourceName: 'DOTM Global Data eSIM',
+          authorizationOptions: { rateLimit: false },
+          tokenOptions: { rateLimit: false },
+          revocationOptions: { rateLimit: false },
+          clientRegistrationOptions: { rateLimit: false },
+        }),
+      };
+    }
+    return built.router;
+  };
+
+  const metadata = () => {
+    const base = issuer();
+    return {
+      issuer: base,
+      authorization_endpoint: `${base}/authorize`,
+      token_endpoint: `${base}/token`,
+      registration_endpoint: `${base}/register`,
+      revocation_endpoint: `${base}/revoke`,
+      jwks_uri: `${base}${JWKS_PATH}`,
+      scopes_supported: SCOPES_SUPPORTED,
+      response_types_supported: ['code'],
+      response_modes_supported: ['query'],
+      grant_types_supported: ['authorization_code', 'refresh_token'],
+      token_endpoint_auth_methods_supported: ['none'],
+      revocation_endpoint_auth_methods_supported: ['none'],
+      code_challenge_methods_supported: ['S256'],
+      authorization_response_iss_parameter_supported: true,
+      service_documentation: `${base}/`,
+    };
+  };
+
+  const publicJson = (body: () => unknown): RequestHandler => (_req, res) => {
+    res.set({ 'access-control-allow-origin': '*', 'cache-control': 'public, max-age=300' }).json(body());
+  };
+  const preflight: RequestHandler = (_req, res) => {
+    res.set({ 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, OPTIONS', 'access-control-allow-headers': '*' }).sendStatus(204);
+  };
+  const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+
+  const signInRoutes = createSignInRoutes({
+    db,
+    logger,
+    provider,
+    firebaseVerifier: deps.firebaseVerifier,
+    mode,
+    limits,
+    pageSecret: key.pageSecret,
+    ownOrigin: () => new URL(issuer()).origin,
+    issuer,
+  });
+
+  const prune = () => oauthStore.prune(db);
+  const timer = setInterval(() => {
+    prune().catch((err: unknown) => logger.warn({ err }, 'oauth prune failed'));
+  }, PRUNE_EVERY_MS);
+  timer.unref();
+
+  return {
+    issuer,
+    prune,
+    mount(app) {
+      app.get(AUTHORIZATION_SERVER_METADATA_PATH, publicJson(metadata));
+      app.options(AUTHORIZATION_SERVER_METADATA_PATH, preflight);
+      app.get(JWKS_PATH, publicJson(() => ({ keys: [key.publicJwk] })));
+      app.options(JWKS_PATH, preflight);
+      app.use('/authorize', limits.pages);
+      app.use('/token', form, limits.token);
+      app.use('/revoke', form, limits.revocation);
+      app.use('/register', limits.registration);
+      app.use((req, res, next) => (SDK_ROUTES.has(req.path) ? sdkRouter()(req, res, next) : next()));
+      app.use(PAGES_PATH, signInRoutes);
+    },
+    verifier: {
+      accepts: (token) => accessTokens.claimsToBeOurs(token),
+      async verify(token) {
+        try {
+          const { claims, grant } = await provider.authenticate(token);
+          return { uid: claims.uid, email: grant.email, emailVerified: grant.email_verified, via: 'oauth', clientId: claims.clientId };
+        } catch (err) {
+          if (err instanceof AccessTokenRejected) throw new InvalidTokenError(err.message);
+          throw new AppError('upstream_unavailable', 'Sign-in could not be checked right now; please try again shortly.', { cause: err });
+        }
+      },
+    },
+    async close() {
+      clearInterval(timer);
+      await accounts.close();
+    },
+  };
+}

@@ -1,0 +1,238 @@
+// GET/POST /oauth/sign-in and /oauth/consent: the pages between /authorize and the redirect back to
+// the assistant. Sign-in proves who the user is with a Firebase ID token (from Firebase
+// Authentication in the browser, or minted for the address typed into the local form) verified by
+// firebase-admin, and registers the user; consent names the assistant and, on "Allow", issues the
+// code. Both are plain form POSTs, each bound to the browser that began (cookie) and carrying a CSRF
+// token.
+import express, { type Request, type Response, type Router } from 'express';
+import type { Database } from '../db/database.js';
+import { AppError } from '../errors.js';
+import type { Caller } from '../identity/caller.js';
+import { InvalidTokenError, type TokenVerifier } from '../identity/firebase-verifier.js';
+import { userStore } from '../identity/user-store.js';
+import { mintEmulatorToken } from '../local/firebase/tokens.js';
+import { maskEmail, type Logger } from '../logger.js';
+import { PAGES_PATH, readBrowserNonce } from './browser.js';
+import type { Limits } from './limits.js';
+import { consentPage, contentSecurityPolicy, firebaseSignInPage, localSignInPage, messagePage, type FirebaseWebConfig } from './pages.js';
+import type { OAuthProvider } from './provider.js';
+import { csrfToken, csrfTokenValid, hashSecret, randomSecret, safeEqual } from './secrets.js';
+import { oauthStore, type AuthorizationRequest } from './store.js';
+
+export type SignInMode =
+  | { kind: 'local'; projectId: string }
+  | { kind: 'firebase'; web?: FirebaseWebConfig };
+
+export interface SignInDeps {
+  db: Database;
+  logger: Logger;
+  provider: OAuthProvider;
+  firebaseVerifier: TokenVerifier;
+  mode: SignInMode;
+  limits: Limits;
+  pageSecret: Buffer;
+  ownOrigin(): string;
+  issuer(): string;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9_-]{20,64}$/;
+const EMAIL = /^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+\.[^\s@<>()",;:\\[\]]+$/;
+const MAX_ID_TOKEN = 16_384;
+
+const clientNameOf = (r: AuthorizationRequest) => r.client.client_name ?? 'An assistant without a name';
+
+/** What the user is sent back to, as they can judge it: scheme and host. */
+function redirectTarget(uri: string): { label: string; formTarget: string } {
+  const url = new URL(uri);
+  if (url.protocol === 'http:' || url.protocol === 'https:') return { label: url.origin, formTarget: url.origin };
+  return { label: `${url.protocol}//${url.host}`, formTarget: url.protocol };
+}
+
+export function createSignInRoutes(deps: SignInDeps): Router {
+  const { db, logger, mode } = deps;
+  const router = express.Router();
+  const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 20 });
+
+  const send = (res: Response, status: number, render: (nonce: string) => string, csp: { formTargets?: string[]; firebase?: FirebaseWebConfig } = {}) => {
+    const nonce = randomSecret('', 16);
+    res
+      .status(status)
+      .set({
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-security-policy': contentSecurityPolicy({ nonce, ...csp }),
+        'x-frame-options': 'DENY',
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'same-origin',
+      })
+      .send(render(nonce));
+  };
+  /** 303 after a form post; the target (with a code, at the end) must not be cached on the way. */
+  const seeOther = (res: Response, location: string) => {
+    res.set({ 'cache-control': 'no-store', 'referrer-policy': 'same-origin' }).redirect(303, location);
+  };
+  const message = (res: Response, status: number, title: string, text: string) => send(res, status, (nonce) => messagePage({ nonce, title, message: text }));
+
+  /** The authorization request behind a page, if it is live and this is the browser that began it. */
+  async function load(req: Request, res: Response, id: unknown): Promise<{ request: AuthorizationRequest; nonce: string } | undefined> {
+    if (typeof id !== 'string' || !REQUEST_ID.test(id)) {
+      message(res, 400, 'Link not valid', 'This sign-in link is not valid. Go back to your assistant and connect again.');
+      return undefined;
+    }
+    const request = await oauthStore.getRequest(db, id);
+    if (!request || !request.live) {
+      message(res, 400, 'Sign-in expired', 'This sign-in has expired. Go back to your assistant and connect again.');
+      return undefined;
+    }
+    if (request.completed) {
+      message(res, 400, 'Already finished', 'This sign-in is already finished. You can close this page and go back to your assistant.');
+      return undefined;
+    }
+    const nonce = readBrowserNonce(req);
+    if (!nonce || !safeEqual(hashSecret(nonce), request.browser_hash)) {
+      message(res, 403, 'Different browser', 'Please finish signing in in the browser where you started, or go back to your assistant and connect again.');
+      return undefined;
+    }
+    return { request, nonce };
+  }
+
+  /** Form posts must come from our own pages: a foreign Origin is refused outright (besides the CSRF token). */
+  const sameOrigin = (req: Request) => {
+    const origin = req.headers.origin;
+    return !origin || origin === 'null' || origin === deps.ownOrigin();
+  };
+
+  function renderSignIn(res: Response, status: number, request: AuthorizationRequest, nonce: string, extra: { error?: string; email?: string } = {}) {
+    const ctx = { requestId: request.id, csrf: csrfToken(deps.pageSecret, 'sign-in', request.id, nonce), clientName: clientNameOf(request), ...extra };
+    if (mode.kind === 'local') return send(res, status, (n) => localSignInPage({ ...ctx, nonce: n }));
+    if (!mode.web) {
+      return message(res, 503, 'Sign-in unavailable', 'Sign-in is not configured on this server yet (FIREBASE_WEB_API_KEY). Please try again later.');
+    }
+    const web = mode.web;
+    return send(res, status, (n) => firebaseSignInPage({ ...ctx, nonce: n, firebase: web }), { firebase: web });
+  }
+
+  router.use(deps.limits.pages);
+
+  router.get('/sign-in', async (req, res) => {
+    const loaded = await load(req, res, req.query.request);
+    if (loaded) renderSignIn(res, 200, loaded.request, loaded.nonce);
+  });
+
+  router.post('/sign-in', form, async (req, res) => {
+    if (!sameOrigin(req)) return message(res, 403, 'Not allowed', 'This form can only be sent from this site.');
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const loaded = await load(req, res, body.request);
+    if (!loaded) return;
+    const { request, nonce } = loaded;
+    if (!csrfTokenValid(deps.pageSecret, 'sign-in', request.id, nonce, body.csrf)) {
+      return message(res, 403, 'Page expired', 'This page has expired. Go back, reload it and try again.');
+    }
+
+    let caller: Caller;
+    let typedEmail: string | undefined;
+    try {
+      if (mode.kind === 'local') {
+        typedEmail = typeof body.email === 'string' ? body.email.trim().toLowerCase() : '';
+        if (typedEmail.length > 254 || !EMAIL.test(typedEmail)) {
+          return renderSignIn(res, 400, request, nonce, { error: 'Enter a valid e-mail address, like name@example.com.', email: typedEmail.slice(0, 254) });
+        }
+        caller = await deps.firebaseVerifier.verify(mintEmulatorToken({ projectId: mode.projectId, email: typedEmail }));
+      } else {
+        const idToken = body.id_token;
+        if (typeof idToken !== 'string' || idToken.length === 0 || idToken.length > MAX_ID_TOKEN) {
+          return renderSignIn(res, 400, request, nonce, { error: 'Sign-in did not complete. Please try again.' });
+        }
+        caller = await deps.firebaseVerifier.verify(idToken);
+      }
+    } catch (err) {
+      if (err instanceof InvalidTokenError) {
+        logger.info({ clientId: request.client_id, reason: err.message }, 'oauth sign-in refused');
+        return renderSignIn(res, 400, request, nonce, { error: `Sign-in failed: ${err.message}`, email: typedEmail });
+      }
+      if (err instanceof AppError && err.userFault) {
+        logger.warn({ err, clientId: request.client_id }, 'oauth sign-in could not be checked');
+        return message(res, 503, 'Please try again', err.message);
+      }
+      throw err;
+    }
+
+    if (!caller.email) {
+      return renderSignIn(res, 400, request, nonce, {
+        error: 'This account has no e-mail address. DOTM sends the invoice and the eSIM QR code by e-mail, so please use an account with one.',
+      });
+    }
+    const user = await userStore.upsertFromToken(db, { uid: caller.uid, email: caller.email, emailVerified: caller.emailVerified });
+    if (user.inserted) logger.info({ userId: user.id, uid: caller.uid, email: maskEmail(caller.email), via: 'oauth sign-in' }, 'user registered');
+    await oauthStore.signInRequest(db, request.id, user.id);
+    logger.info({ clientId: request.client_id, userId: user.id, email: maskEmail(caller.email) }, 'oauth sign-in');
+    seeOther(res, `${PAGES_PATH}/consent?request=${encodeURIComponent(request.id)}`);
+  });
+
+  router.get('/consent', async (req, res) => {
+    const loaded = await load(req, res, req.query.request);
+    if (!loaded) return;
+    const { request, nonce } = loaded;
+    if (request.user_id === null || !request.user_email) return seeOther(res, `${PAGES_PATH}/sign-in?request=${encodeURIComponent(request.id)}`);
+    const target = redirectTarget(request.redirect_uri);
+    send(
+      res,
+      200,
+      (n) =>
+        consentPage({
+          nonce: n,
+          requestId: request.id,
+          csrf: csrfToken(deps.pageSecret, 'consent', request.id, nonce),
+          clientName: clientNameOf(request),
+          email: request.user_email!,
+          redirectTarget: target.label,
+        }),
+      // Browsers apply form-action to the redirect that answers the form, too.
+      { formTargets: [target.formTarget] },
+    );
+  });
+
+  router.post('/consent', form, async (req, res) => {
+    if (!sameOrigin(req)) return message(res, 403, 'Not allowed', 'This form can only be sent from this site.');
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const loaded = await load(req, res, body.request);
+    if (!loaded) return;
+    const { request, nonce } = loaded;
+    if (!csrfTokenValid(deps.pageSecret, 'consent', request.id, nonce, body.csrf)) {
+      return message(res, 403, 'Page expired', 'This page has expired. Go back, reload it and try again.');
+    }
+    if (request.user_id === null) return seeOther(res, `${PAGES_PATH}/sign-in?request=${encodeURIComponent(request.id)}`);
+    const userId = request.user_id;
+    const back = new URL(request.redirect_uri);
+
+    if (body.decision === 'deny') {
+      if (!(await oauthStore.completeRequest(db, request.id))) return message(res, 400, 'Already finished', 'This sign-in is already finished.');
+      logger.info({ clientId: request.client_id, userId }, 'oauth consent denied');
+      back.searchParams.set('error', 'access_denied');
+      back.searchParams.set('error_description', 'The user did not allow access.');
+    } else if (body.decision === 'allow') {
+      const issued = await db.withTransaction(async (tx) => {
+        if (!(await oauthStore.completeRequest(tx, request.id))) return undefined;
+        const grantId = await oauthStore.createGrant(tx, { clientId: request.client_id, userId, scopes: request.scopes, resource: request.resource });
+        const code = await deps.provider.issueCode(tx, {
+          grantId,
+          redirectUri: request.redirect_uri,
+          redirectUriGiven: request.redirect_uri_given,
+          codeChallenge: request.code_challenge,
+        });
+        return { grantId, code };
+      });
+      if (!issued) return message(res, 400, 'Already finished', 'This sign-in is already finished.');
+      logger.info({ clientId: request.client_id, userId, grantId: issued.grantId }, 'oauth consent granted');
+      back.searchParams.set('code', issued.code);
+    } else {
+      return message(res, 400, 'Choose an answer', 'Please choose Allow or Deny.');
+    }
+    if (request.state !== null) back.searchParams.set('state', request.state);
+    // RFC 9207: tells the client which authorization server answered (mix-up defence).
+    back.searchParams.set('iss', deps.issuer());
+    seeOther(res, back.href);
+  });
+
+  return router;
+}
