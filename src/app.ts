@@ -10,7 +10,7 @@ import type { Metrics } from './http/metrics.js';
 import { InvalidTokenError, type TokenVerifier } from './identity/firebase-verifier.js';
 import type { Logger } from './logger.js';
 import type { ActivationFacade } from './mcp/activation-facade.js';
-import { createMcpPostHandler, jsonRpcError, MCP_PATH } from './mcp/endpoint.js';
+import { createMcpPostHandler, jsonRpcError, MCP_PATH, MCP_PATHS } from './mcp/endpoint.js';
 
 export const BODY_LIMIT = '1mb';
 
@@ -37,7 +37,8 @@ export interface AppDeps {
 export const resourceMetadataPath = `/.well-known/oauth-protected-resource${MCP_PATH}`;
 
 function routeLabel(req: Request): string {
-  const route = (req as Request & { route?: { path?: string } }).route?.path;
+  const route = (req as Request & { route?: { path?: string | string[] } }).route?.path;
+  if (Array.isArray(route)) return route.includes(req.path) ? req.path : String(route[0]);
   return typeof route === 'string' ? route : req.baseUrl || 'unmatched';
 }
 
@@ -116,12 +117,12 @@ export function createApp(deps: AppDeps): Express {
   };
   const authenticate = createAuthenticator(deps.verifier);
   app.post(
-    MCP_PATH,
+    MCP_PATHS,
     originCheck,
     express.json({ limit: BODY_LIMIT, type: () => true, strict: false }),
     createMcpPostHandler({ catalog: deps.catalog, metrics: deps.metrics, activation: deps.activation, authenticate }),
   );
-  app.all(MCP_PATH, originCheck, (req, res) => {
+  app.all(MCP_PATHS, originCheck, (req, res) => {
     res.setHeader('allow', 'POST');
     jsonRpcError(res, 405, -32000, `Method not allowed: ${req.method}. This endpoint is stateless; send JSON-RPC with POST.`);
   });
@@ -142,7 +143,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
-    const isMcp = req.path === MCP_PATH;
+    const isMcp = MCP_PATHS.includes(req.path);
     const bodyError = err as { type?: string; status?: number };
     if (res.headersSent) {
       req.log?.error({ err }, 'error after response started');

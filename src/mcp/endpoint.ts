@@ -15,6 +15,12 @@ import { createMcpServer } from './server.js';
 import { AUTH_REQUIRED_TOOLS } from './tools/index.js';
 
 export const MCP_PATH = '/mcp/v2/messages';
+/**
+ * The same endpoint at the conventional path: some clients (the MCP Inspector CLI among them)
+ * replace any URL path that does not end in /mcp with /mcp.
+ */
+export const MCP_ALIAS_PATH = '/mcp';
+export const MCP_PATHS = [MCP_PATH, MCP_ALIAS_PATH];
 
 export function jsonRpcError(res: Response, status: number, code: number, message: string, id: unknown = null): void {
   res.status(status).json({ jsonrpc: '2.0', id: id ?? null, error: { code, message } });

@@ -146,3 +146,19 @@ describe('POST /mcp/v2/messages', () => {
     expect(line).toBeDefined();
   });
 });
+
+describe('the /mcp alias', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('serves the same endpoint at /mcp (clients such as the Inspector CLI rewrite paths to it)', async () => {
+    const res = await request(t.url).post('/mcp').send({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    expect(res.status).toBe(200);
+    expect(res.body.result.tools).toHaveLength(5);
+    const get = await request(t.url).get('/mcp');
+    expect(get.status).toBe(405);
+  });
+});
