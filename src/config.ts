@@ -53,6 +53,10 @@ const schema = z
     ADMIN_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
     USER_CALLS_PER_MINUTE: int(60, 1, 100_000),
     WORKER_POLL_MS: int(5000, 50, 600_000),
+    WORKER_CONCURRENCY: int(4, 1, 64),
+    ACTIVATION_LEASE_SECONDS: int(120, 1, 3600),
+    ACTIVATION_MAX_ATTEMPTS: int(8, 1, 100),
+    ACTIVATION_RETRY_BASE_SECONDS: int(5, 1, 3600),
 
     STRIPE_SECRET_KEY: z.preprocess(
       emptyToUndefined,

@@ -161,6 +161,10 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     logger,
     limit: config.ACTIVATIONS_PER_HOUR,
     pollMs: config.WORKER_POLL_MS,
+    concurrency: config.WORKER_CONCURRENCY,
+    leaseSeconds: config.ACTIVATION_LEASE_SECONDS,
+    maxAttempts: config.ACTIVATION_MAX_ATTEMPTS,
+    retryBaseSeconds: config.ACTIVATION_RETRY_BASE_SECONDS,
     onActivated: () => outbox.wake(),
     hooks: overrides.workerHooks,
   });
