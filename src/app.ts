@@ -9,7 +9,7 @@ import { createAuthenticator, wwwAuthenticate } from './http/auth.js';
 import type { Metrics } from './http/metrics.js';
 import { InvalidTokenError, type TokenVerifier } from './identity/firebase-verifier.js';
 import type { Logger } from './logger.js';
-import type { ActivationFacade } from './mcp/activation-facade.js';
+import type { McpDispatcher } from './mcp/dispatcher.js';
 import { createMcpPostHandler, jsonRpcError, MCP_PATH, MCP_PATHS } from './mcp/endpoint.js';
 
 export const BODY_LIMIT = '1mb';
@@ -20,7 +20,8 @@ export interface AppDeps {
   catalog: Catalog;
   metrics: Metrics;
   verifier: TokenVerifier;
-  activation?: ActivationFacade;
+  /** The process's MCP server behind its multiplexing transport. */
+  mcp: McpDispatcher;
   /** The public origin of this service, e.g. https://api.dotm.example (no trailing slash). */
   baseUrl(): string;
   /** Origins besides our own that may call the MCP endpoint from a browser. */
@@ -57,9 +58,15 @@ export function createApp(deps: AppDeps): Express {
         return id;
       },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      // Our serializers read the raw objects: pino's wrapped request copies every header first.
+      wrapSerializers: false,
       serializers: {
         // The path only: query strings can carry OAuth codes, e-mail-link codes and other secrets.
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
+        req: (req: { id: unknown; method: string; originalUrl?: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: (req.originalUrl ?? req.url).split('?')[0],
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
@@ -120,7 +127,7 @@ export function createApp(deps: AppDeps): Express {
     MCP_PATHS,
     originCheck,
     express.json({ limit: BODY_LIMIT, type: () => true, strict: false }),
-    createMcpPostHandler({ catalog: deps.catalog, metrics: deps.metrics, activation: deps.activation, authenticate }),
+    createMcpPostHandler({ dispatcher: deps.mcp, authenticate }),
   );
   app.all(MCP_PATHS, originCheck, (req, res) => {
     res.setHeader('allow', 'POST');

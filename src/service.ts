@@ -24,6 +24,8 @@ import { createMailboxRouter } from './local/smtp/mailbox.js';
 import { startLocalSmtp, type LocalSmtp } from './local/smtp/server.js';
 import { startLocalStripe, type LocalStripe } from './local/stripe/index.js';
 import { createLogger, type Logger } from './logger.js';
+import { createMcpDispatcher } from './mcp/dispatcher.js';
+import { createMcpServer } from './mcp/server.js';
 import { createMailer } from './notify/mailer.js';
 import { EmailOutbox } from './notify/outbox.js';
 import { createOAuthModule } from './oauth/index.js';
@@ -189,13 +191,16 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     async () => (await activation.stats()).estimated_wait_minutes,
   );
 
+  const mcp = await createMcpDispatcher(createMcpServer({ catalog, logger, activation }, metrics));
+  closers.push(() => mcp.close());
+
   const app = createApp({
     logger,
     db,
     catalog,
     metrics,
     verifier,
-    activation,
+    mcp,
     baseUrl,
     allowedOrigins: config.ALLOWED_ORIGINS,
     trustProxy: config.TRUST_PROXY,

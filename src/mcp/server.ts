@@ -11,8 +11,8 @@ To activate: call activate_esim for the signed-in user. The first call registers
 Payment is picked up automatically. When the user says they paid, call activate_esim again: it answers queued (with queue position and estimated wait), activating, active (with the phone number; the QR code goes to their e-mail only) or failed.
 Calling activate_esim again never sends a second invoice or charges twice. Activations are limited per hour; a queue position is honest and the wait is in whole minutes.`;
 
-/** A fresh server per request (stateless Streamable HTTP): cheap, and nothing leaks between callers. */
-export function createMcpServer(ctx: ToolContext, metrics?: Metrics): McpServer {
+/** The process's one server: tools, resources and prompts registered once; callers come per request. */
+export function createMcpServer(ctx: Omit<ToolContext, 'caller'>, metrics?: Metrics): McpServer {
   const server = new McpServer(
     { name: 'dotm', title: 'DOTM Global Data eSIM', version: '1.0.0' },
     { instructions: SERVER_INSTRUCTIONS, capabilities: { tools: {}, resources: {}, prompts: {} } },

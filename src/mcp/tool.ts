@@ -19,6 +19,16 @@ export interface ToolContext {
   activation?: ActivationFacade;
 }
 
+/** What the endpoint passes along with each request (in the SDK's `authInfo.extra`). */
+export interface RequestContext {
+  caller?: Caller;
+  logger?: Logger;
+}
+
+export function requestContextOf(extra: { authInfo?: { extra?: Record<string, unknown> } } | undefined): RequestContext {
+  return (extra?.authInfo?.extra ?? {}) as RequestContext;
+}
+
 export interface ToolResult<O> {
   structured: O;
   text: string;
@@ -49,7 +59,8 @@ export function toolError(err: unknown, logger: Logger, tool: string): CallToolR
   return { isError: true, content: [{ type: 'text', text: publicMessage(err) }] };
 }
 
-export function registerTools(server: McpServer, tools: readonly AnyTool[], ctx: ToolContext, metrics?: Metrics): void {
+/** Registers the tools once; each call reads its caller and request logger from the request. */
+export function registerTools(server: McpServer, tools: readonly AnyTool[], services: Omit<ToolContext, 'caller'>, metrics?: Metrics): void {
   for (const tool of tools) {
     server.registerTool(
       tool.name,
@@ -60,7 +71,9 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], ctx:
         outputSchema: tool.outputSchema,
         annotations: { title: tool.title, ...tool.annotations },
       },
-      async (args: unknown): Promise<CallToolResult> => {
+      async (args: unknown, extra: { authInfo?: { extra?: Record<string, unknown> } }): Promise<CallToolResult> => {
+        const request = requestContextOf(extra);
+        const ctx: ToolContext = { ...services, caller: request.caller, logger: request.logger ?? services.logger };
         const stop = metrics?.toolDuration.startTimer({ tool: tool.name });
         let outcome = 'ok';
         try {

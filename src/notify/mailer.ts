@@ -47,7 +47,8 @@ export function smtpTransportOptions(smtpUrl: string, timeoutMs = 10_000): SMTPT
 }
 
 export function createMailer({ smtpUrl, logger, timeoutMs = 10_000 }: MailerOptions): Mailer {
-  const transport = createTransport(smtpTransportOptions(smtpUrl, timeoutMs));
+  // A pool keeps the SMTP connection (TCP, TLS, EHLO, AUTH) between messages; a broken one is replaced.
+  const transport = createTransport({ ...smtpTransportOptions(smtpUrl, timeoutMs), pool: true, maxConnections: 2, maxMessages: 100 });
   const log = logger.child({ component: 'mailer' });
 
   return {
