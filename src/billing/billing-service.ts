@@ -26,6 +26,13 @@ export interface BillingDeps {
 
 export type EventOutcome = 'applied' | 'duplicate' | 'ignored';
 
+const HANDLED_EVENTS: ReadonlySet<string> = new Set([
+  'invoice.paid',
+  'invoice.payment_succeeded',
+  'invoice.voided',
+  'invoice.marked_uncollectible',
+]);
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class BillingService {
@@ -40,6 +47,7 @@ export class BillingService {
     let createdNow = false;
     for (let round = 0; round < 4; round++) {
       let invoice = await invoiceStore.currentForActivation(db, activation.id);
+      if (!invoice) await this.voidUncollectible(activation.id);
       invoice ??= await invoiceStore.createOrGet(db, {
         userId: user.id,
         activationId: activation.id,
@@ -80,6 +88,22 @@ export class BillingService {
       return { invoice, paid: false };
     }
     throw new AppError('upstream_unavailable', 'Your invoice is still being prepared. Please ask again in a few seconds.');
+  }
+
+  /**
+   * An uncollectible invoice can still be paid at Stripe: void it before its replacement goes out,
+   * so the user cannot pay twice. Best effort: if Stripe refuses (it was paid meanwhile), the
+   * payment is recorded through the webhook as usual.
+   */
+  private async voidUncollectible(activationId: number): Promise<void> {
+    for (const old of await invoiceStore.uncollectibleForActivation(this.deps.db, activationId)) {
+      try {
+        const voided = await this.deps.gateway.voidInvoice(old.stripe_invoice_id!, old.id);
+        if (voided.status === 'void') await invoiceStore.markVoided(this.deps.db, old.id);
+      } catch (err) {
+        this.deps.logger.warn({ err: { message: (err as Error).message }, invoiceId: old.id }, 'could not void the uncollectible invoice');
+      }
+    }
   }
 
   /** The "I paid" look-up: Stripe's view of the invoice, or undefined if Stripe cannot be reached now. */
@@ -182,6 +206,8 @@ export class BillingService {
 
   /** A verified webhook event, applied once: the effect and the event id commit together. */
   async handleEvent(event: StripeEvent): Promise<EventOutcome> {
+    // Types we do not act on are acknowledged without a write (Stripe sends several per invoice).
+    if (!HANDLED_EVENTS.has(event.type)) return 'ignored';
     const isInvoiceEvent = event.type.startsWith('invoice.');
     const invoice = isInvoiceEvent ? (event.data.object as StripeInvoice) : undefined;
     const rowId = Number(invoice?.metadata?.dotm_invoice_id);

@@ -130,6 +130,19 @@ export const invoiceStore = {
     return rows[0];
   },
 
+  /** Uncollectible invoices of an activation that are still payable at Stripe. */
+  async uncollectibleForActivation(db: Queryable, activationId: number): Promise<InvoiceRow[]> {
+    const { rows } = await db.query<InvoiceRow>(
+      `SELECT ${COLUMNS} FROM invoices WHERE activation_id = $1 AND status = 'uncollectible' AND stripe_invoice_id IS NOT NULL`,
+      [activationId],
+    );
+    return rows;
+  },
+
+  async markVoided(db: Queryable, id: number): Promise<void> {
+    await db.query(`UPDATE invoices SET status = 'void', updated_at = clock_timestamp() WHERE id = $1 AND status = 'uncollectible'`, [id]);
+  },
+
   /** Remembers a webhook event; false if it was applied before. */
   async recordEvent(tx: Queryable, e: { id: string; type: string; stripeInvoiceId?: string }): Promise<boolean> {
     const r = await tx.query(

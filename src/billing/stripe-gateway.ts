@@ -100,6 +100,11 @@ export class StripeGateway {
     return this.stripe.invoices.sendInvoice(invoiceId, {}, { idempotencyKey: `dotm-invoice-send-${r.rowId}-a${r.attempt}` });
   }
 
+  /** Voids an invoice that must no longer be payable (an uncollectible one being replaced). */
+  voidInvoice(invoiceId: string, rowId: number): Promise<StripeInvoice> {
+    return this.stripe.invoices.voidInvoice(invoiceId, {}, { idempotencyKey: `dotm-invoice-void-${rowId}` });
+  }
+
   retrieve(invoiceId: string): Promise<StripeInvoice> {
     return this.stripe.invoices.retrieve(invoiceId);
   }

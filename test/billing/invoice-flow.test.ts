@@ -361,26 +361,30 @@ describe('the $1 invoice flow', () => {
         }
         await local.webhooksIdle();
 
+        // An uncollectible invoice could still be paid at Stripe: it is voided before its replacement goes out.
         const rows = await db.invoices(uid);
-        expect(rows.map((r) => r.status)).toEqual([rowStatus, 'open']);
+        expect(rows.map((r) => r.status)).toEqual(['void', 'open']);
         expect(rows[0]!.stripe_invoice_id).toBe(stripeInvoiceId);
         const atStripe = await stripe.invoices.list({ customer: customerId });
         expect(atStripe.data.filter((i) => i.status === 'open').map((i) => i.id)).toEqual([rows[1]!.stripe_invoice_id]);
+        expect((await stripe.invoices.retrieve(stripeInvoiceId)).status).toBe('void');
         expect(await db.activations(uid)).toHaveLength(1);
 
         // The replacement is the one that counts: paying it queues the activation.
         await local.pay(rows[1]!.stripe_invoice_id!);
         await local.webhooksIdle();
         expect((await activate(client)).status).toBe('queued');
-        expect((await db.invoices(uid)).map((r) => r.status)).toEqual([rowStatus, 'paid']);
+        expect((await db.invoices(uid)).map((r) => r.status)).toEqual(['void', 'paid']);
       });
     });
 
-    it('a replaced (uncollectible) invoice paid after all, then its replacement too: one activation, the second payment acknowledged and flagged for a refund', async () => {
+    it('a replaced (uncollectible) invoice Stripe would not void, paid after all, then its replacement too: one activation, the second payment acknowledged and flagged for a refund', async () => {
       const { uid, client, stripeInvoiceId: oldId } = await userWithOpenInvoice('ivy');
       await local.markUncollectible(oldId);
       await local.webhooksIdle();
+      local.injectFailure({ method: 'POST', path: `/v1/invoices/${oldId}/void`, mode: 'error', times: 4 });
       const replacement = await activate(client);
+      local.clearFailures();
       const newId = stripeIdFromUrl(replacement.invoice_url!);
       await local.webhooksIdle();
       const enqueuedBefore = await db.enqueued();
