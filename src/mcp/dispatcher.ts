@@ -1,6 +1,6 @@
 // One McpServer per process, shared by every HTTP request. The endpoint is stateless, so nothing
 // ties a request to a session; building a server (and the SDK's web Request/Response transport)
-// per POST cost five times the work of the tool call itself (see bench/README.md). This transport
+// per POST cost about three times the CPU of this design (`npm run bench -- mcp`). This transport
 // multiplexes: each incoming request gets a process-unique JSON-RPC id on the way in and its own id
 // back on the way out, and carries its caller in `authInfo`, so concurrent requests never mix.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
