@@ -16,7 +16,7 @@ function page(title: string, body: string): string {
 body { font-family: system-ui, sans-serif; margin: 24px; color: #1a1a1a; }
 table { border-collapse: collapse; }
 th, td { text-align: left; padding: 6px 12px 6px 0; border-bottom: 1px solid #eee; vertical-align: top; }
-iframe { width: 100%; height: 900px; border: 1px solid #ccc; }
+iframe { width: 100%; height: 1500px; border: 1px solid #ccc; resize: vertical; }
 pre { white-space: pre-wrap; background: #f6f6f6; padding: 12px; }
 .muted { color: #666; }
 </style></head>

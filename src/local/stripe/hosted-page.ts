@@ -107,7 +107,7 @@ function invoicePage(ctx: RenderContext, invoice: InvoiceRecord, items: InvoiceI
     .filter(([, v]) => v !== null && v !== '')
     .map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v!)}</dd>`)
     .join('')}</dl>
-<table><tbody>${lines}</tbody><tfoot><tr><th>Amount due</th><th class="num">${escapeHtml(amount)}</th></tr></tfoot></table>
+<table><tbody>${lines}</tbody><tfoot><tr><th>${invoice.status === 'paid' ? 'Amount paid' : 'Amount due'}</th><th class="num">${escapeHtml(amount)}</th></tr></tfoot></table>
 ${action}
 <p class="note">Test mode — a local Stripe stand-in; no real payment is taken.</p>`;
   return layout(`Invoice ${invoice.number ?? invoice.id} — ${STATUS_LABEL[invoice.status]}`, body);
