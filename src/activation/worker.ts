@@ -135,10 +135,14 @@ export class ActivationWorker {
 
   private async claim(): Promise<Activation | undefined> {
     const { db, limit, logger } = this.deps;
-    const resumed = await activationStore.claimExpired(db, this.leaseSeconds);
-    if (resumed) {
-      logger.info({ activationId: resumed.id, attempt: resumed.attempts }, 'resuming activation');
-      return resumed;
+    // Resume activations whose worker died; one that keeps killing its worker stops at the cap.
+    for (let resumed = await activationStore.claimExpired(db, this.leaseSeconds); resumed; resumed = await activationStore.claimExpired(db, this.leaseSeconds)) {
+      if (resumed.attempts <= this.maxAttempts) {
+        logger.info({ activationId: resumed.id, attempt: resumed.attempts }, 'resuming activation');
+        return resumed;
+      }
+      logger.error({ activationId: resumed.id, attempt: resumed.attempts }, 'activation failed: its attempts were used up');
+      await activationStore.markFailed(db, resumed.id, `gave up after ${this.maxAttempts} attempts`);
     }
     const { activation, inWindow } = await activationStore.admitNext(db, limit, this.leaseSeconds);
     if (activation) {

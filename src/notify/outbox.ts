@@ -15,7 +15,8 @@ export const ACTIVATION_EMAIL_KIND = 'activation_qr';
 /** NOTIFY channel: an enqueued row wakes the outbox of every instance (after the commit). */
 export const OUTBOX_CHANNEL = 'email_outbox';
 
-const LEASE_SECONDS = 300;
+// Long enough for one send (every SMTP timeout is 10 s); a sender that died is retried after it.
+const LEASE_SECONDS = 60;
 const MAX_BACKOFF_MS = 10 * 60_000;
 const MAX_ERROR_LENGTH = 1000;
 
