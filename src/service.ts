@@ -209,7 +209,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       mountStripeWebhook(a, { billing, gateway, secret: webhookSecret!, toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS, logger }),
     mount: (a) => {
       oauth.mount(a);
-      mountAdminRoutes(a, { activation, adminToken: config.ADMIN_TOKEN });
+      mountAdminRoutes(a, { activation, adminToken: config.ADMIN_TOKEN, db, onQueued: () => worker.wake() });
       if (local.smtp) a.use('/local/mailbox', createMailboxRouter(local.smtp));
     },
   });

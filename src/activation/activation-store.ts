@@ -83,6 +83,33 @@ export const activationStore = {
   },
 
   /**
+   * An operator retries a failed activation: a new activation for the same user and payment joins
+   * the end of the queue. The failed row keeps its start, which still counts in the window.
+   * Returns undefined if `activationId` is not a failed activation; throws on the unique index if
+   * the user has a live activation already.
+   */
+  async requeueFailed(tx: Queryable, activationId: number): Promise<Activation | undefined> {
+    const { rows: failed } = await tx.query<Activation>(`SELECT ${COLUMNS} FROM activations WHERE id = $1 AND status = 'failed' FOR UPDATE`, [
+      activationId,
+    ]);
+    const old = failed[0];
+    if (!old) return undefined;
+    const seq = await tx.query<{ enqueued: number }>('UPDATE activation_queue_counters SET enqueued = enqueued + 1 RETURNING enqueued');
+    const { rows } = await tx.query<Activation>(
+      `INSERT INTO activations (user_id, plan_id, status, paid_at, queue_seq, oxio_end_user_id)
+       VALUES ($1, $2, 'queued', $3, $4, $5)
+       RETURNING ${COLUMNS}`,
+      [old.user_id, old.plan_id, old.paid_at, seq.rows[0]!.enqueued, old.oxio_end_user_id],
+    );
+    await tx.query(`UPDATE activations SET last_error = left(coalesce(last_error, '') || ' (requeued as ' || $2 || ')', 500) WHERE id = $1`, [
+      activationId,
+      rows[0]!.id,
+    ]);
+    await tx.query(`SELECT pg_notify('dotm_activation_queued', $1)`, [String(rows[0]!.id)]);
+    return rows[0];
+  },
+
+  /**
    * Admission under the hourly limit, exact across instances: one transaction takes the
    * admission lock, counts the starts in the last 60 minutes and claims the next queued activation
    * only while fewer than `limit` started.

@@ -1,6 +1,8 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
-import type { Express, Request } from 'express';
-import type { ActivationService } from './activation-service.js';
+import type { Express, Request, Response } from 'express';
+import type { Database } from '../db/database.js';
+import { activationStore } from './activation-store.js';
+import { publicActivationId, type ActivationService } from './activation-service.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -11,16 +13,56 @@ export function isAdmin(req: Request, adminToken: string | undefined): boolean {
   return timingSafeEqual(digest(m[1]!.trim()), digest(adminToken));
 }
 
-export function mountAdminRoutes(app: Express, deps: { activation: ActivationService; adminToken: string | undefined }): void {
+export function mountAdminRoutes(
+  app: Express,
+  deps: { activation: ActivationService; adminToken: string | undefined; db: Database; onQueued(): void },
+): void {
+  const admin = (req: Request, res: Response): boolean => {
+    if (isAdmin(req, deps.adminToken)) return true;
+    res.setHeader('www-authenticate', 'Bearer realm="dotm-admin"');
+    res.status(401).json({
+      error: 'unauthorized',
+      message: deps.adminToken ? 'Send Authorization: Bearer <ADMIN_TOKEN>.' : 'ADMIN_TOKEN is not configured on this server.',
+    });
+    return false;
+  };
+
   app.get('/admin/rate-limit', async (req, res) => {
-    if (!isAdmin(req, deps.adminToken)) {
-      res.setHeader('www-authenticate', 'Bearer realm="dotm-admin"');
-      res.status(401).json({
-        error: 'unauthorized',
-        message: deps.adminToken ? 'Send Authorization: Bearer <ADMIN_TOKEN>.' : 'ADMIN_TOKEN is not configured on this server.',
-      });
+    if (!admin(req, res)) return;
+    res.json(await deps.activation.stats());
+  });
+
+  // Retry a failed activation (the user paid; the carrier refused): it joins the end of the queue.
+  app.post('/admin/activations/:id/requeue', async (req, res) => {
+    if (!admin(req, res)) return;
+    const id = Number(/^(?:act_)?(\d{1,15})$/.exec(req.params.id)?.[1]);
+    if (!Number.isSafeInteger(id)) {
+      res.status(400).json({ error: 'invalid_argument', message: 'The id must look like act_123 or 123.' });
       return;
     }
-    res.json(await deps.activation.stats());
+    let requeued;
+    try {
+      requeued = await deps.db.withTransaction((tx) => activationStore.requeueFailed(tx, id));
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') {
+        res.status(409).json({ error: 'conflict', message: 'This user already has an activation in progress or active.' });
+        return;
+      }
+      throw err;
+    }
+    if (!requeued) {
+      res.status(404).json({ error: 'not_found', message: `No failed activation ${publicActivationId(id)}.` });
+      return;
+    }
+    deps.onQueued();
+    const { position, estimatedWaitMinutes } = await deps.activation.standing(requeued);
+    req.log?.info({ activationId: id, requeuedAs: requeued.id, position }, 'failed activation requeued by an operator');
+    res.json({
+      activation_id: publicActivationId(requeued.id),
+      replaces: publicActivationId(id),
+      status: requeued.status,
+      queue_position: position,
+      estimated_wait_minutes: estimatedWaitMinutes,
+    });
   });
 }
