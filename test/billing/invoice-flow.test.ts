@@ -7,19 +7,10 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStripe } from '../../src/local/stripe/index.js';
 import { uidForEmail } from '../../src/local/firebase/tokens.js';
+import type { ActivateEsimResult } from '../../src/mcp/activation-facade.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 
-interface ActivateResult {
-  status: string;
-  message: string;
-  next_steps: string[];
-  invoice_url?: string;
-  amount_due?: string;
-  currency?: string;
-  queue_position?: number;
-  estimated_wait_minutes?: number;
-  activation_id: string;
-}
+type ActivateResult = ActivateEsimResult;
 
 interface InvoiceRow {
   id: number;
