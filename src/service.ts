@@ -3,7 +3,7 @@
 // local stand-in, started here on a free port (or mounted in the app).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ActivationService } from './activation/activation-service.js';
+import { ActivationService, type RateLimitStats } from './activation/activation-service.js';
 import { mountAdminRoutes } from './activation/admin-route.js';
 import { ActivationWorker, type WorkerHooks } from './activation/worker.js';
 import { createApp } from './app.js';
@@ -181,14 +181,20 @@ export async function createService(config: Config, overrides: ServiceOverrides 
   });
   const activation = new ActivationService({ db, registration, billing, limit: config.ACTIVATIONS_PER_HOUR, logger });
 
-  metrics.gauge('dotm_activations_current_hour', 'Activations started in the last 60 minutes', async () => (await activation.stats()).current_hour_activations);
+  // One statistics query per scrape, shared by the five gauges.
+  let scrape: Promise<RateLimitStats> | undefined;
+  const stats = () => {
+    scrape ??= activation.stats().finally(() => setTimeout(() => (scrape = undefined), 0));
+    return scrape;
+  };
+  metrics.gauge('dotm_activations_current_hour', 'Activations started in the last 60 minutes', async () => (await stats()).current_hour_activations);
   metrics.gauge('dotm_activations_max_per_hour', 'ACTIVATIONS_PER_HOUR', () => config.ACTIVATIONS_PER_HOUR);
-  metrics.gauge('dotm_activation_slots_available', 'Activations that may start now', async () => (await activation.stats()).slots_available);
-  metrics.gauge('dotm_activation_queue_length', 'Paid activations waiting for a slot', async () => (await activation.stats()).queue_length);
+  metrics.gauge('dotm_activation_slots_available', 'Activations that may start now', async () => (await stats()).slots_available);
+  metrics.gauge('dotm_activation_queue_length', 'Paid activations waiting for a slot', async () => (await stats()).queue_length);
   metrics.gauge(
     'dotm_activation_estimated_wait_minutes',
     'Wait for a payment made now, in whole minutes',
-    async () => (await activation.stats()).estimated_wait_minutes,
+    async () => (await stats()).estimated_wait_minutes,
   );
 
   const mcp = await createMcpDispatcher(createMcpServer({ catalog, logger, activation }, metrics));

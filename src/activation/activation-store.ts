@@ -203,17 +203,4 @@ export const activationStore = {
     const r = rows[0]!;
     return { now: r.now, starts: (r.starts ?? []).map((d) => new Date(d)), queueLength: r.enqueued - r.admitted, admitted: r.admitted };
   },
-
-  /** When the oldest start in the window leaves it (the next moment a slot frees), or null. */
-  async nextSlotAt(db: Queryable): Promise<Date | null> {
-    const { rows } = await db.query<{ at: Date | null }>(
-      `SELECT min(started_at) + interval '1 hour' AS at FROM activations WHERE started_at > clock_timestamp() - interval '1 hour'`,
-    );
-    return rows[0]?.at ?? null;
-  },
-
-  async secondsUntil(db: Queryable, at: Date): Promise<number> {
-    const { rows } = await db.query<{ s: number }>(`SELECT extract(epoch FROM ($1::timestamptz - clock_timestamp()))::float8 AS s`, [at]);
-    return rows[0]!.s;
-  },
 };

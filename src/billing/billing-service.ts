@@ -1,7 +1,7 @@
 // The $1 invoice: created once per activation (one open invoice per user), finished by whoever
 // holds the row's lease, replaced when voided or uncollectible; payments recorded exactly once,
 // from the webhook or from the "I paid" look-up, with the activation queued in the same transaction.
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import { AppError } from '../errors.js';
 import type { User } from '../identity/user-store.js';
 import { userStore } from '../identity/user-store.js';
@@ -186,7 +186,7 @@ export class BillingService {
     return queued;
   }
 
-  private async applyPayment(tx: Parameters<Parameters<Database['withTransaction']>[0]>[0], match: { stripeInvoiceId: string; rowId?: number }) {
+  private async applyPayment(tx: Queryable, match: { stripeInvoiceId: string; rowId?: number }) {
     const paid = await invoiceStore.markPaid(tx, match);
     if (!paid) {
       const twice = await invoiceStore.markPaidTwice(tx, match);
