@@ -4,7 +4,7 @@ import express, { type ErrorRequestHandler, type Express, type Request, type Req
 import { pinoHttp } from 'pino-http';
 import type { Catalog } from './catalog/catalog.js';
 import type { Database } from './db/database.js';
-import { AppError, publicMessage } from './errors.js';
+import { AppError, publicMessage, requestBodyError } from './errors.js';
 import { createAuthenticator, wwwAuthenticate } from './http/auth.js';
 import type { Metrics } from './http/metrics.js';
 import { InvalidTokenError, type TokenVerifier } from './identity/firebase-verifier.js';
@@ -26,7 +26,8 @@ export interface AppDeps {
   baseUrl(): string;
   /** Origins besides our own that may call the MCP endpoint from a browser. */
   allowedOrigins: readonly string[];
-  trustProxy: boolean;
+  /** Proxies in front that append to X-Forwarded-For (0: none); the client's own entries are never trusted. */
+  trustProxy: number;
   /** Issuers named in the protected-resource metadata. */
   authorizationServers(): string[];
   /** Routes that need the raw body (Stripe webhook): mounted before any JSON parser. */
@@ -46,7 +47,8 @@ function routeLabel(req: Request): string {
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  if (deps.trustProxy) app.set('trust proxy', true);
+  // A hop count, never `true`: `true` would take the left-most X-Forwarded-For, which the client writes.
+  if (deps.trustProxy > 0) app.set('trust proxy', deps.trustProxy);
 
   app.use(
     pinoHttp({
@@ -151,24 +153,29 @@ export function createApp(deps: AppDeps): Express {
 
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
     const isMcp = MCP_PATHS.includes(req.path);
-    const bodyError = err as { type?: string; status?: number };
     if (res.headersSent) {
       req.log?.error({ err }, 'error after response started');
       res.end();
       return;
     }
-    if (bodyError.type === 'entity.too.large') {
+    const bodyError = requestBodyError(err);
+    if (bodyError) {
+      // The caller's fault (a corrupt gzip stream, an unknown Content-Encoding, bad JSON): a warning.
+      req.log?.warn({ status: bodyError.status, type: bodyError.type, reason: (err as Error).message }, 'request body could not be read');
+      if (bodyError.type === 'entity.too.large') {
+        return isMcp
+          ? jsonRpcError(res, 413, -32600, `Request body too large: the limit is ${BODY_LIMIT.toUpperCase()}`)
+          : void res.status(413).json({ error: 'payload_too_large', message: `The limit is ${BODY_LIMIT.toUpperCase()}` });
+      }
+      if (bodyError.type === 'entity.parse.failed') {
+        return isMcp
+          ? jsonRpcError(res, 400, -32700, 'Parse error: the body is not valid JSON')
+          : void res.status(400).json({ error: 'invalid_json', message: 'The body is not valid JSON' });
+      }
+      const error = bodyError.status === 415 ? 'unsupported_media_type' : 'bad_request';
       return isMcp
-        ? jsonRpcError(res, 413, -32600, `Request body too large: the limit is ${BODY_LIMIT.toUpperCase()}`)
-        : void res.status(413).json({ error: 'payload_too_large', message: `The limit is ${BODY_LIMIT.toUpperCase()}` });
-    }
-    if (bodyError.type === 'entity.parse.failed') {
-      return isMcp
-        ? jsonRpcError(res, 400, -32700, 'Parse error: the body is not valid JSON')
-        : void res.status(400).json({ error: 'invalid_json', message: 'The body is not valid JSON' });
-    }
-    if (bodyError.type && bodyError.status && bodyError.status < 500) {
-      return void res.status(bodyError.status).json({ error: 'bad_request', message: 'The request body could not be read' });
+        ? jsonRpcError(res, bodyError.status, -32700, `Parse error: ${bodyError.message}`)
+        : void res.status(bodyError.status).json({ error, message: bodyError.message });
     }
     if (err instanceof InvalidTokenError) {
       const metadata = `${deps.baseUrl()}${resourceMetadataPath}`;

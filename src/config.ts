@@ -41,7 +41,28 @@ const schema = z
         )
         .pipe(z.array(z.url({ message: 'must be a comma-separated list of origins like https://chatgpt.com' }))),
     ),
-    TRUST_PROXY: bool(false),
+    // How many proxies in front append to X-Forwarded-For: `true` is the one load balancer, a number
+    // that many hops, `false` none. The client writes the left-most entries, so they are never trusted.
+    TRUST_PROXY: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .default('false')
+        .transform((raw, ctx) => {
+          const v = raw.trim().toLowerCase();
+          if (v === 'true' || v === 'yes') return 1;
+          if (v === 'false' || v === 'no') return 0;
+          if (/^\d{1,2}$/.test(v) && Number(v) <= 10) return Number(v);
+          ctx.addIssue({ code: 'custom', message: 'must be true, false or the number of proxies in front (0-10)' });
+          return z.NEVER;
+        }),
+    ),
+    // An MCP request not answered by then gets a JSON-RPC error (its work may still finish, and every
+    // tool is safe to call again); well above the slowest tool call, a few Stripe calls in a row.
+    MCP_REQUEST_TIMEOUT_MS: int(60_000, 100, 600_000),
+    // On SIGTERM, how long requests in flight may still finish before they are answered with an
+    // error; below the 30 s after which the process exits regardless.
+    SHUTDOWN_GRACE_MS: int(10_000, 0, 25_000),
 
     DATABASE_URL: optionalUrl,
     DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
@@ -69,6 +90,7 @@ const schema = z
     STRIPE_INVOICE_DUE_DAYS: int(7, 1, 365),
     STRIPE_WEBHOOK_TOLERANCE_SECONDS: int(300, 10, 3600),
     STRIPE_TIMEOUT_MS: int(10_000, 100, 120_000),
+    STRIPE_INVOICE_LOOKUP_INTERVAL_SECONDS: int(5, 0, 3600),
     LOCAL_STRIPE_PORT: int(0, 0, 65535),
 
     OXIO_BASE_URL: optionalUrl,
@@ -87,6 +109,14 @@ const schema = z
     SMTP_URL: optionalUrl,
     MAIL_FROM: z.preprocess(emptyToUndefined, z.string().default('DOTM <no-reply@dotm.local>')),
     MAIL_MAX_ATTEMPTS: int(20, 1, 1000),
+    // SMTP waits, RFC 5321 §4.5.3.2 by default (see src/notify/mailer.ts): the connection time
+    // includes the 5-minute greeting; one inactivity timer serves every command, so it is the
+    // longest wait (10 min for the reply to the final "."); the send deadline is their sum.
+    SMTP_DNS_TIMEOUT_MS: int(30_000, 100, 600_000),
+    SMTP_CONNECTION_TIMEOUT_MS: int(360_000, 100, 3_600_000),
+    SMTP_GREETING_TIMEOUT_MS: int(300_000, 100, 3_600_000),
+    SMTP_SOCKET_TIMEOUT_MS: int(600_000, 100, 3_600_000),
+    SMTP_SEND_TIMEOUT_MS: int(1_800_000, 100, 7_200_000),
     LOCAL_SMTP_PORT: int(0, 0, 65535),
 
     FIREBASE_PROJECT_ID: optionalString,
@@ -98,11 +128,13 @@ const schema = z
     ACCESS_TOKEN_TTL_SECONDS: int(3600, 60, 86_400),
     REFRESH_TOKEN_TTL_SECONDS: int(30 * 86_400, 3600, 365 * 86_400),
     AUTH_CODE_TTL_SECONDS: int(300, 10, 600),
-    // Per IP only on the pages a browser opens before sign-in; per registered client on /token and
-    // /revoke (per user there: USER_CALLS_PER_MINUTE); all registrations together on /register.
+    // Per address (IPv6: per /64), so nobody spends a limit for someone else: the pages a browser
+    // opens before sign-in; failed /token and /revoke requests (one carrying a code or refresh token
+    // we issued always passes, counted per user by USER_CALLS_PER_MINUTE); registrations. An
+    // assistant's users all arrive from its servers: the registration limit must fit one assistant.
     OAUTH_SIGN_IN_PER_IP_PER_MINUTE: int(60, 1, 100_000),
-    OAUTH_CLIENT_REQUESTS_PER_MINUTE: int(600, 1, 1_000_000),
-    OAUTH_REGISTRATIONS_PER_MINUTE: int(60, 1, 100_000),
+    OAUTH_TOKEN_FAILURES_PER_IP_PER_MINUTE: int(600, 1, 1_000_000),
+    OAUTH_REGISTRATIONS_PER_IP_PER_MINUTE: int(300, 1, 100_000),
   })
   .superRefine((c, ctx) => {
     if (c.NODE_ENV !== 'production') return;

@@ -58,3 +58,30 @@ export function publicMessage(err: unknown): string {
   if (err instanceof AppError && err.userFault) return err.message;
   return 'Something went wrong on our side. Please try again in a moment.';
 }
+
+export interface RequestBodyError {
+  status: number;
+  /** body-parser's type (`encoding.unsupported`, `entity.parse.failed`, …), or `body.unreadable`. */
+  type: string;
+  message: string;
+}
+
+const BODY_MESSAGES: Record<string, string> = {
+  'entity.too.large': 'The request body is too large',
+  'entity.parse.failed': 'The body is not valid JSON',
+  'encoding.unsupported': 'Unsupported Content-Encoding: send the body uncompressed, or as gzip, deflate or br',
+  'charset.unsupported': 'Unsupported charset: send UTF-8',
+};
+
+/**
+ * A request body that could not be read (body-parser's errors, and zlib's under them: a corrupt
+ * gzip stream carries a 400 but no `type`), as the caller's fault to answer with a 4xx; undefined
+ * for any other error.
+ */
+export function requestBodyError(err: unknown): RequestBodyError | undefined {
+  if (!(err instanceof Error) || err instanceof AppError) return undefined;
+  const { status, type, expose } = err as { status?: unknown; type?: unknown; expose?: unknown };
+  if (typeof status !== 'number' || status < 400 || status >= 500 || expose !== true) return undefined;
+  const kind = typeof type === 'string' ? type : 'body.unreadable';
+  return { status, type: kind, message: BODY_MESSAGES[kind] ?? 'The request body could not be read (a corrupt or truncated compressed body?)' };
+}

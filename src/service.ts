@@ -8,7 +8,8 @@ import { mountAdminRoutes } from './activation/admin-route.js';
 import { ActivationWorker, type WorkerHooks } from './activation/worker.js';
 import { createApp } from './app.js';
 import { BillingService } from './billing/billing-service.js';
-import { createStripeClient, StripeGateway } from './billing/stripe-gateway.js';
+import { mountRefundRoutes } from './billing/refunds-route.js';
+import { createStripeClient, StripeGateway, stripeCallMaxMs } from './billing/stripe-gateway.js';
 import { mountStripeWebhook, STRIPE_WEBHOOK_PATH } from './billing/webhook-route.js';
 import { loadCatalog, type Catalog } from './catalog/catalog.js';
 import type { Config } from './config.js';
@@ -24,7 +25,7 @@ import { createMailboxRouter } from './local/smtp/mailbox.js';
 import { startLocalSmtp, type LocalSmtp } from './local/smtp/server.js';
 import { startLocalStripe, type LocalStripe } from './local/stripe/index.js';
 import { createLogger, type Logger } from './logger.js';
-import { createMcpDispatcher } from './mcp/dispatcher.js';
+import { createMcpDispatcher, type McpDispatcher } from './mcp/dispatcher.js';
 import { createMcpServer } from './mcp/server.js';
 import { createMailer } from './notify/mailer.js';
 import { EmailOutbox } from './notify/outbox.js';
@@ -50,6 +51,8 @@ export interface Service {
   readonly billing: BillingService;
   readonly worker: ActivationWorker;
   readonly outbox: EmailOutbox;
+  /** The MCP server behind its multiplexing transport (requests in flight, shutdown). */
+  readonly mcp: McpDispatcher;
   /** http://host:port once listening (or PUBLIC_BASE_URL). */
   baseUrl(): string;
   listen(): Promise<string>;
@@ -72,7 +75,7 @@ export interface ServiceOverrides {
 export async function createService(config: Config, overrides: ServiceOverrides = {}): Promise<Service> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL);
   const catalog = loadCatalog(config.CATALOG_FILE);
-  const db = overrides.db ?? (await openDatabase(config));
+  const db = overrides.db ?? (await openDatabase(config, logger));
   if (!overrides.skipMigrations) {
     const { applied } = await migrate(db);
     if (applied.length) logger.info({ applied }, 'migrations applied');
@@ -145,7 +148,17 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     local.smtp = await startLocalSmtp({ port: config.LOCAL_SMTP_PORT, logger });
     ownedStandIns.push(local.smtp);
   }
-  const mailer = createMailer({ smtpUrl: local.smtp?.url ?? config.SMTP_URL!, logger });
+  const mailer = createMailer({
+    smtpUrl: local.smtp?.url ?? config.SMTP_URL!,
+    logger,
+    timeouts: {
+      dnsMs: config.SMTP_DNS_TIMEOUT_MS,
+      connectionMs: config.SMTP_CONNECTION_TIMEOUT_MS,
+      greetingMs: config.SMTP_GREETING_TIMEOUT_MS,
+      socketMs: config.SMTP_SOCKET_TIMEOUT_MS,
+      sendMs: config.SMTP_SEND_TIMEOUT_MS,
+    },
+  });
   closers.push(async () => mailer.close());
   const outbox = new EmailOutbox({
     db,
@@ -177,7 +190,10 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     logger,
     daysUntilDue: config.STRIPE_INVOICE_DUE_DAYS,
     priceCents: (planId) => catalog.byId(planId)!.price_cents,
+    stripeCallMaxMs: stripeCallMaxMs(config.STRIPE_TIMEOUT_MS),
+    lookUpIntervalSeconds: config.STRIPE_INVOICE_LOOKUP_INTERVAL_SECONDS,
     onQueued: () => worker.wake(),
+    onSecondPayment: () => metrics.duplicatePayments.inc(),
   });
   const activation = new ActivationService({ db, registration, billing, limit: config.ACTIVATIONS_PER_HOUR, logger });
 
@@ -197,7 +213,11 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     async () => (await stats()).estimated_wait_minutes,
   );
 
-  const mcp = await createMcpDispatcher(createMcpServer({ catalog, logger, activation }, metrics));
+  const mcp = await createMcpDispatcher(createMcpServer({ catalog, logger, activation }, metrics), {
+    timeoutMs: config.MCP_REQUEST_TIMEOUT_MS,
+    logger,
+  });
+  metrics.gauge('dotm_mcp_requests_in_flight', 'MCP requests waiting for their answer', () => mcp.inFlight());
   closers.push(() => mcp.close());
 
   const app = createApp({
@@ -216,6 +236,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     mount: (a) => {
       oauth.mount(a);
       mountAdminRoutes(a, { activation, adminToken: config.ADMIN_TOKEN, db, onQueued: () => worker.wake() });
+      mountRefundRoutes(a, { adminToken: config.ADMIN_TOKEN, db });
       if (local.smtp) a.use('/local/mailbox', createMailboxRouter(local.smtp));
     },
   });
@@ -237,6 +258,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     billing,
     worker,
     outbox,
+    mcp,
     baseUrl,
     async listen() {
       await new Promise<void>((resolve, reject) => {
@@ -276,7 +298,22 @@ export async function createService(config: Config, overrides: ServiceOverrides 
         // A keep-alive connection busy at close() would otherwise stay open after its response
         // until keepAliveTimeout (65 s): close each one as soon as it falls idle.
         const idleSweep = setInterval(() => server.closeIdleConnections(), 50);
-        await Promise.all([closed.finally(() => clearInterval(idleSweep)), worker.stop(), outbox.stop()]);
+        // MCP requests in flight may finish within the grace; the rest are answered with an error,
+        // so every caller hears back. A moment for the last answers to go out, then connections
+        // still open are closed: Node never counts one that has not sent a request yet as idle.
+        const within = (ms: number) => {
+          let timer: NodeJS.Timeout | undefined;
+          return Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+        };
+        const requestsEnded = (async () => {
+          const graceEnds = Date.now() + config.SHUTDOWN_GRACE_MS;
+          while (mcp.inFlight() > 0 && Date.now() < graceEnds) await new Promise((resolve) => setTimeout(resolve, 50));
+          await mcp.close();
+          await within(1000);
+          server.closeAllConnections();
+          await closed;
+        })();
+        await Promise.all([requestsEnded.finally(() => clearInterval(idleSweep)), worker.stop(), outbox.stop()]);
         for (const close of closers.reverse()) await close().catch((err) => logger.warn({ err }, 'close failed'));
         for (const s of ownedStandIns) await s.close().catch(() => {});
         if (!overrides.db) await db.close();

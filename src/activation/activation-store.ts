@@ -13,7 +13,10 @@ export interface Activation {
   queue_seq: number | null;
   started_at: Date | null;
   lease_until: Date | null;
+  /** The attempt that holds the claim; a worker writes its outcome only while this is still its attempt. */
   attempts: number;
+  /** This activation's key at the carrier (its line carries it). */
+  carrier_ref: string;
   oxio_end_user_id: string | null;
   oxio_line_id: string | null;
   phone_number: string | null;
@@ -23,7 +26,7 @@ export interface Activation {
   created_at: Date;
 }
 
-const COLUMNS = `id, user_id, plan_id, status, paid_at, queue_seq, started_at, lease_until, attempts, oxio_end_user_id,
+const COLUMNS = `id, user_id, plan_id, status, paid_at, queue_seq, started_at, lease_until, attempts, carrier_ref, oxio_end_user_id,
   oxio_line_id, phone_number, last_error, activated_at, failed_at, created_at`;
 
 export interface WindowState {
@@ -149,43 +152,63 @@ export const activationStore = {
     return rows[0];
   },
 
-  async extendLease(db: Queryable, id: number, leaseSeconds: number): Promise<void> {
-    await db.query(
-      `UPDATE activations SET lease_until = clock_timestamp() + make_interval(secs => $2) WHERE id = $1 AND status = 'activating'`,
-      [id, leaseSeconds],
+  /**
+   * The heartbeat of attempt `attempt`. False once the claim is no longer its own (its lease ran out
+   * while the database was out of reach and another worker resumed the activation, or it ended).
+   */
+  async extendLease(db: Queryable, id: number, attempt: number, leaseSeconds: number): Promise<boolean> {
+    const r = await db.query(
+      `UPDATE activations SET lease_until = clock_timestamp() + make_interval(secs => $3)
+        WHERE id = $1 AND status = 'activating' AND attempts = $2`,
+      [id, attempt, leaseSeconds],
     );
+    return r.rowCount === 1;
   },
 
+  /**
+   * Stores the line and makes the activation active. Any attempt may: the line was found or made
+   * under this activation's own carrier key, so it is the right one whichever attempt got it first.
+   * A `failed` activation takes it too (an attempt that lost its claim may finish after a later one
+   * gave up): a line that exists is delivered, not left behind a failure. Not if the user has
+   * another live activation (an operator requeued this one already).
+   */
   async recordLine(
     tx: Queryable,
     id: number,
     line: { endUserId: string; lineId: string; iccid: string; phoneNumber: string; activationCode: string },
   ): Promise<boolean> {
     const r = await tx.query(
-      `UPDATE activations
+      `UPDATE activations a
           SET status = 'active', oxio_end_user_id = $2, oxio_line_id = $3, iccid = $4, phone_number = $5, lpa_code = $6,
-              activated_at = clock_timestamp(), lease_until = NULL, last_error = NULL, updated_at = clock_timestamp()
-        WHERE id = $1 AND status = 'activating'`,
+              activated_at = clock_timestamp(), failed_at = NULL, lease_until = NULL, last_error = NULL, updated_at = clock_timestamp()
+        WHERE a.id = $1 AND a.status IN ('activating', 'failed')
+          AND NOT EXISTS (SELECT 1 FROM activations o WHERE o.user_id = a.user_id AND o.id <> a.id AND o.status <> 'failed')`,
       [id, line.endUserId, line.lineId, line.iccid, line.phoneNumber, line.activationCode],
     );
     return r.rowCount === 1;
   },
 
-  /** A retryable failure: try again after `retryInSeconds` (the start already counted once). */
-  async scheduleRetry(db: Queryable, id: number, error: string, retryInSeconds: number): Promise<void> {
-    await db.query(
-      `UPDATE activations SET last_error = $2, lease_until = clock_timestamp() + make_interval(secs => $3), updated_at = clock_timestamp()
-        WHERE id = $1 AND status = 'activating'`,
-      [id, error.slice(0, 500), retryInSeconds],
+  /**
+   * A retryable failure of attempt `attempt`: try again after `retryInSeconds` (the start already
+   * counted once). Ignored if the attempt no longer holds the claim.
+   */
+  async scheduleRetry(db: Queryable, id: number, attempt: number, error: string, retryInSeconds: number): Promise<boolean> {
+    const r = await db.query(
+      `UPDATE activations SET last_error = $3, lease_until = clock_timestamp() + make_interval(secs => $4), updated_at = clock_timestamp()
+        WHERE id = $1 AND status = 'activating' AND attempts = $2`,
+      [id, attempt, error.slice(0, 500), retryInSeconds],
     );
+    return r.rowCount === 1;
   },
 
-  async markFailed(db: Queryable, id: number, error: string): Promise<void> {
-    await db.query(
-      `UPDATE activations SET status = 'failed', last_error = $2, failed_at = clock_timestamp(), lease_until = NULL, updated_at = clock_timestamp()
-        WHERE id = $1 AND status = 'activating'`,
-      [id, error.slice(0, 500)],
+  /** Attempt `attempt` gives up. Ignored if the attempt no longer holds the claim. */
+  async markFailed(db: Queryable, id: number, attempt: number, error: string): Promise<boolean> {
+    const r = await db.query(
+      `UPDATE activations SET status = 'failed', last_error = $3, failed_at = clock_timestamp(), lease_until = NULL, updated_at = clock_timestamp()
+        WHERE id = $1 AND status = 'activating' AND attempts = $2`,
+      [id, attempt, error.slice(0, 500)],
     );
+    return r.rowCount === 1;
   },
 
   /** Everything position, ETA and statistics need, in one round trip, independent of queue size. */

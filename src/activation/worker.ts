@@ -2,20 +2,42 @@
 // limit started in the last 60 minutes (admission is one locked transaction, see activation-store),
 // provisions each through OXIO, stores the line and queues the e-mail in one transaction. It wakes
 // on NOTIFY (new payment), when the oldest start in the window expires, and by polling.
+// Each claim is one attempt (its number fences the writes): a worker whose lease ran out, e.g.
+// while the database was out of reach, cannot extend, retry or fail an activation another worker
+// resumed. Nothing is given up while the carrier holds a line for it: that line is delivered.
 import type { Database } from '../db/database.js';
-import { userStore } from '../identity/user-store.js';
+import { userStore, type User } from '../identity/user-store.js';
 import { maskEmail, type Logger } from '../logger.js';
 import { enqueueActivationEmail } from '../notify/outbox.js';
 import { activationStore, type Activation } from './activation-store.js';
 
-export interface Provisioner {
-  provisionEsim(req: {
-    activationId: number;
-    email: string;
-    knownEndUserId?: string | null;
-    knownLineId?: string | null;
-  }): Promise<{ endUserId: string; lineId: string; iccid: string; phoneNumber: string; activationCode: string }>;
+export interface ProvisionedLine {
+  endUserId: string;
+  lineId: string;
+  iccid: string;
+  phoneNumber: string;
+  activationCode: string;
 }
+
+interface LineKeys {
+  activationId: number;
+  /** The account's stable key (the carrier keeps one end user per account, not per e-mail). */
+  customerKey: string;
+  /** The activation's own carrier key: its line carries it, retries and resumes find it by it. */
+  activationKey: string;
+  knownEndUserId?: string | null;
+}
+
+export interface Provisioner {
+  provisionEsim(req: LineKeys & { email: string; knownLineId?: string | null }): Promise<ProvisionedLine>;
+  /** What the carrier already holds for the activation; creates nothing. */
+  findExistingLine(
+    req: LineKeys,
+  ): Promise<{ state: 'none' } | { state: 'provisioning'; lineId: string } | { state: 'active'; line: ProvisionedLine }>;
+}
+
+/** Waiting for a line the carrier is still provisioning once the attempts are used up. */
+const PROVISIONING_RECHECK_SECONDS = 600;
 
 /** Thrown by a test hook to stand for the process dying at that point: nothing more is written. */
 export class SimulatedCrash extends Error {}
@@ -141,8 +163,8 @@ export class ActivationWorker {
         logger.info({ activationId: resumed.id, attempt: resumed.attempts }, 'resuming activation');
         return resumed;
       }
-      logger.error({ activationId: resumed.id, attempt: resumed.attempts }, 'activation failed: its attempts were used up');
-      await activationStore.markFailed(db, resumed.id, `gave up after ${this.maxAttempts} attempts`);
+      logger.warn({ activationId: resumed.id, attempt: resumed.attempts }, 'activation attempts used up; checking the carrier before giving up');
+      await this.giveUp(resumed, `gave up after ${this.maxAttempts} attempts`, logger.child({ activationId: resumed.id }));
     }
     const { activation, inWindow } = await activationStore.admitNext(db, limit, this.leaseSeconds);
     if (activation) {
@@ -163,36 +185,25 @@ export class ActivationWorker {
   private async process(a: Activation): Promise<void> {
     const { db, oxio, logger, hooks } = this.deps;
     const log = logger.child({ activationId: a.id });
+    let claimLost = false;
     const heartbeat = setInterval(() => {
-      void activationStore.extendLease(db, a.id, this.leaseSeconds).catch(() => {});
+      void activationStore
+        .extendLease(db, a.id, a.attempts, this.leaseSeconds)
+        .then((ours) => {
+          if (ours || claimLost) return;
+          claimLost = true;
+          log.warn({ attempt: a.attempts }, 'this attempt no longer holds the activation (resumed elsewhere, or finished); it will not record a failure');
+        })
+        .catch(() => {});
     }, (this.leaseSeconds * 1000) / 3);
     heartbeat.unref();
     try {
       await hooks?.afterClaim?.(a);
       const user = await userStore.byId(db, a.user_id);
       if (!user) throw new Error(`user ${a.user_id} of activation ${a.id} not found`);
-      const line = await oxio.provisionEsim({
-        activationId: a.id,
-        email: user.email,
-        knownEndUserId: a.oxio_end_user_id,
-        knownLineId: a.oxio_line_id,
-      });
+      const line = await oxio.provisionEsim({ ...lineKeys(a, user), email: user.email, knownLineId: a.oxio_line_id });
       await hooks?.afterProvision?.(a);
-      const stored = await db.withTransaction(async (tx) => {
-        if (!(await activationStore.recordLine(tx, a.id, line))) return false;
-        await enqueueActivationEmail(tx, {
-          activationId: a.id,
-          recipient: user.email,
-          phoneNumber: line.phoneNumber,
-          activationCode: line.activationCode,
-        });
-        return true;
-      });
-      await hooks?.afterStore?.(a);
-      if (stored) {
-        log.info({ uid: user.firebase_uid, email: maskEmail(user.email), attempt: a.attempts }, 'eSIM activated; e-mail queued');
-        this.deps.onActivated?.();
-      }
+      await this.deliver(a, user, line, log, hooks);
     } catch (err) {
       if (err instanceof SimulatedCrash) return;
       const retryable = (err as { retryable?: boolean }).retryable !== false;
@@ -200,13 +211,67 @@ export class ActivationWorker {
       if (retryable && a.attempts < this.maxAttempts) {
         const retryIn = Math.min(600, this.retryBaseSeconds * 2 ** (a.attempts - 1));
         log.warn({ err, attempt: a.attempts, retryInSeconds: retryIn }, 'activation attempt failed; will retry');
-        await activationStore.scheduleRetry(db, a.id, message, retryIn).catch((e) => log.error({ err: e }, 'could not schedule retry'));
+        await activationStore.scheduleRetry(db, a.id, a.attempts, message, retryIn).catch((e) => log.error({ err: e }, 'could not schedule retry'));
       } else {
-        log.error({ err, attempt: a.attempts }, 'activation failed');
-        await activationStore.markFailed(db, a.id, message).catch((e) => log.error({ err: e }, 'could not mark failed'));
+        log.warn({ err, attempt: a.attempts }, 'activation attempt failed; checking the carrier before giving up');
+        await this.giveUp(a, message, log).catch((e) => log.error({ err: e }, 'could not record the failure'));
       }
     } finally {
       clearInterval(heartbeat);
     }
   }
+
+  /** Stores the line and queues its e-mail in one transaction; false if it was stored already. */
+  private async deliver(a: Activation, user: User, line: ProvisionedLine, log: Logger, hooks?: WorkerHooks): Promise<boolean> {
+    const stored = await this.deps.db.withTransaction(async (tx) => {
+      if (!(await activationStore.recordLine(tx, a.id, line))) return false;
+      await enqueueActivationEmail(tx, {
+        activationId: a.id,
+        recipient: user.email,
+        phoneNumber: line.phoneNumber,
+        activationCode: line.activationCode,
+      });
+      return true;
+    });
+    await hooks?.afterStore?.(a);
+    if (stored) {
+      log.info({ uid: user.firebase_uid, email: maskEmail(user.email), attempt: a.attempts }, 'eSIM activated; e-mail queued');
+      this.deps.onActivated?.();
+    }
+    return stored;
+  }
+
+  /**
+   * Before an activation is marked failed, the carrier is asked for its line (an earlier attempt,
+   * or one still running elsewhere, may have made it): an active line is delivered, a line still
+   * provisioning is waited for. Only the attempt that holds the claim records the failure.
+   */
+  private async giveUp(a: Activation, reason: string, log: Logger): Promise<void> {
+    const { db, oxio } = this.deps;
+    const user = await userStore.byId(db, a.user_id);
+    let existing: Awaited<ReturnType<Provisioner['findExistingLine']>> = { state: 'none' };
+    if (user) {
+      try {
+        existing = await oxio.findExistingLine(lineKeys(a, user));
+      } catch (err) {
+        log.warn({ err }, 'could not ask the carrier for the activation’s line');
+      }
+    }
+    if (existing.state === 'active' && user) {
+      log.info({ lineId: existing.line.lineId, attempt: a.attempts }, 'the carrier holds a line for this activation; delivering it');
+      await this.deliver(a, user, existing.line, log);
+      return;
+    }
+    if (existing.state === 'provisioning') {
+      log.error({ lineId: existing.lineId, attempt: a.attempts }, 'activation attempts used up but its line is still provisioning; checking again later');
+      await activationStore.scheduleRetry(db, a.id, a.attempts, `${reason} (line ${existing.lineId} still provisioning)`, PROVISIONING_RECHECK_SECONDS);
+      return;
+    }
+    if (await activationStore.markFailed(db, a.id, a.attempts, reason)) log.error({ attempt: a.attempts, reason }, 'activation failed');
+    else log.warn({ attempt: a.attempts }, 'activation attempt failed after another worker took it over; leaving it to that worker');
+  }
+}
+
+function lineKeys(a: Activation, user: User) {
+  return { activationId: a.id, customerKey: user.firebase_uid, activationKey: a.carrier_ref, knownEndUserId: a.oxio_end_user_id };
 }

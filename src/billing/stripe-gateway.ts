@@ -29,10 +29,23 @@ export interface InvoiceRequest {
   stripeInvoiceId: string | null;
 }
 
+/** Tries after the first that the SDK makes on a network error, a 409 or a 5xx. */
+export const STRIPE_NETWORK_RETRIES = 1;
+
+/**
+ * The longest one SDK call can take: every try up to the timeout, plus the SDK's backoff between
+ * tries (0.5 s doubling, at most 5 s, jitter only shortens it).
+ */
+export function stripeCallMaxMs(timeoutMs: number, retries = STRIPE_NETWORK_RETRIES): number {
+  let ms = (retries + 1) * timeoutMs;
+  for (let i = 1; i <= retries; i++) ms += Math.min(500 * 2 ** (i - 1), 5000);
+  return ms;
+}
+
 export function createStripeClient(o: StripeGatewayOptions): Stripe {
   return new Stripe(o.secretKey, {
     timeout: o.timeoutMs,
-    maxNetworkRetries: 1,
+    maxNetworkRetries: STRIPE_NETWORK_RETRIES,
     appInfo: { name: 'dotm-activation', version: '1.0.0' },
     ...(o.endpoint ? { host: o.endpoint.host, port: o.endpoint.port, protocol: o.endpoint.protocol } : {}),
   });
@@ -100,9 +113,14 @@ export class StripeGateway {
     return this.stripe.invoices.sendInvoice(invoiceId, {}, { idempotencyKey: `dotm-invoice-send-${r.rowId}-a${r.attempt}` });
   }
 
-  /** Voids an invoice that must no longer be payable (an uncollectible one being replaced). */
+  /** Voids an invoice that must no longer be payable (an uncollectible one being replaced, a second one). */
   voidInvoice(invoiceId: string, rowId: number): Promise<StripeInvoice> {
-    return this.stripe.invoices.voidInvoice(invoiceId, {}, { idempotencyKey: `dotm-invoice-void-${rowId}` });
+    return this.stripe.invoices.voidInvoice(invoiceId, {}, { idempotencyKey: `dotm-invoice-void-${rowId}-${invoiceId}` });
+  }
+
+  /** Deletes a draft nobody will finalize (a draft cannot be paid, nor voided). */
+  async deleteDraft(invoiceId: string): Promise<void> {
+    await this.stripe.invoices.del(invoiceId);
   }
 
   retrieve(invoiceId: string): Promise<StripeInvoice> {

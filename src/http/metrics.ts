@@ -6,6 +6,8 @@ export interface Metrics {
   httpDuration: Histogram<'method' | 'route'>;
   toolCalls: Counter<'tool' | 'outcome'>;
   toolDuration: Histogram<'tool' | 'outcome'>;
+  /** Payments for an activation that was paid already: each needs a refund (GET /admin/payments/refunds-due). */
+  duplicatePayments: Counter;
   /** Gauges filled from the database on each scrape by whoever registers a collector. */
   gauge(name: string, help: string, collect: () => Promise<number> | number): Gauge;
 }
@@ -41,6 +43,11 @@ export function createMetrics(): Metrics {
       help: 'MCP tool call latency by tool',
       labelNames: ['tool', 'outcome'],
       buckets,
+      registers: [registry],
+    }),
+    duplicatePayments: new Counter({
+      name: 'dotm_duplicate_payments_total',
+      help: 'Second payments for an activation that was paid already (each needs a refund)',
       registers: [registry],
     }),
     gauge(name, help, collect) {

@@ -1,14 +1,15 @@
 // POST /mcp/v2/messages: MCP over Streamable HTTP, stateless. The official SDK's McpServer answers
 // every message (through the multiplexing transport in ./dispatcher.ts); this entry point does the
 // HTTP side of the Streamable HTTP transport: JSON-RPC validation (-32700 / -32600), the bearer
-// check for tools that act for a user, the protocol-version header, 202 for notifications, and the
-// answer as SSE for clients that accept text/event-stream and as plain JSON for everyone else
-// (curl's */*, no Accept, application/json alone) — never a 406.
+// check for tools that act for a user, the protocol-version header, 202 when nothing needs an
+// answer, and the answer as SSE for clients that accept text/event-stream and as plain JSON for
+// everyone else (curl's */*, no Accept, application/json alone) — never a 406. Each request and
+// each invalid message gets exactly one answer with its id; a batch is answered message by message.
 import {
-  isJSONRPCNotification,
-  isJSONRPCRequest,
   SUPPORTED_PROTOCOL_VERSIONS,
-  type JSONRPCMessage,
+  type JSONRPCNotification,
+  type JSONRPCRequest,
+  type JSONRPCResponse,
   type MessageExtraInfo,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Request, Response } from 'express';
@@ -37,29 +38,66 @@ export interface McpEndpointDeps {
   authenticate(req: Request, required: boolean): Promise<Caller | undefined>;
 }
 
-const idOf = (m: unknown) => {
-  const id = m && typeof m === 'object' && 'id' in m ? (m as { id: unknown }).id : null;
-  return typeof id === 'string' || typeof id === 'number' ? id : null;
+const RELATED_TASK_KEY = 'io.modelcontextprotocol/related-task';
+const INVALID_MESSAGE = 'Invalid Request: expected a JSON-RPC 2.0 message {"jsonrpc":"2.0","id":…,"method":"…","params":{…}}';
+
+/** The id to answer an invalid message with: its own when it has a usable one, else null. */
+const idOf = (m: unknown): string | number | null => {
+  const id = m && typeof m === 'object' && !Array.isArray(m) ? (m as { id?: unknown }).id : null;
+  return typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? id : null;
 };
 
+type Fields = Record<string, unknown>;
+const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isRequestId = (v: unknown) => typeof v === 'string' || Number.isSafeInteger(v);
+const isMeta = (meta: Fields) => {
+  const task = meta[RELATED_TASK_KEY];
+  return (
+    (meta.progressToken === undefined || isRequestId(meta.progressToken)) &&
+    (task === undefined || (isObject(task) && typeof task.taskId === 'string'))
+  );
+};
+/** `params` and `result`: an object whose `_meta`, when present, is well formed. */
+const hasValidMeta = (v: unknown) => isObject(v) && (v._meta === undefined || (isObject(v._meta) && isMeta(v._meta)));
+
+export type MessageKind = 'request' | 'notification' | 'response';
+
 /**
- * The JSON-RPC 2.0 envelope (a request, notification or response); what goes inside `params` is
- * checked by the SDK's schema for each method (→ -32602). A plain check: on this hot path the
- * zod union costs more than the tool call.
+ * What the SDK's JSONRPCMessageSchema makes of a message — request, notification, response, or
+ * nothing — decided by plain checks: on this hot path the zod union costs more than the tool call.
+ * Same rules: no extra top-level fields, ids are strings or safe integers, params/result/_meta
+ * shaped as the SDK expects (test/mcp/envelope.test.ts compares the two on generated messages).
  */
-function isJsonRpcMessage(m: unknown): m is JSONRPCMessage {
-  if (!m || typeof m !== 'object' || Array.isArray(m)) return false;
-  const o = m as Record<string, unknown>;
-  if (o.jsonrpc !== '2.0') return false;
-  const hasId = 'id' in o;
-  if (hasId && typeof o.id !== 'string' && !(typeof o.id === 'number' && Number.isInteger(o.id))) return false;
-  if (typeof o.method === 'string') {
-    return o.params === undefined || (typeof o.params === 'object' && o.params !== null && !Array.isArray(o.params));
+export function classifyMessage(m: unknown): MessageKind | undefined {
+  if (!isObject(m) || m.jsonrpc !== '2.0') return undefined;
+  let id = false;
+  let method = false;
+  let params = false;
+  let result = false;
+  let error = false;
+  for (const key in m) {
+    if (key === 'id') id = true;
+    else if (key === 'method') method = true;
+    else if (key === 'params') params = true;
+    else if (key === 'result') result = true;
+    else if (key === 'error') error = true;
+    else if (key !== 'jsonrpc') return undefined;
   }
-  return hasId && 'result' in o !== 'error' in o;
+  if (id && !isRequestId(m.id)) return undefined;
+  if (method) {
+    if (result || error || typeof m.method !== 'string' || (params && !hasValidMeta(m.params))) return undefined;
+    return id ? 'request' : 'notification';
+  }
+  if (params) return undefined;
+  if (result) return id && !error && hasValidMeta(m.result) ? 'response' : undefined;
+  if (error) {
+    const e = m.error;
+    return isObject(e) && Number.isSafeInteger(e.code) && typeof e.message === 'string' ? 'response' : undefined;
+  }
+  return undefined;
 }
 
-function needsSignIn(messages: JSONRPCMessage[]): boolean {
+function needsSignIn(messages: ReadonlyArray<JSONRPCRequest | JSONRPCResponse>): boolean {
   return messages.some((m) => {
     const msg = m as { method?: unknown; params?: { name?: unknown } };
     return msg.method === 'tools/call' && typeof msg.params?.name === 'string' && AUTH_REQUIRED_TOOLS.has(msg.params.name);
@@ -81,18 +119,27 @@ export function createMcpPostHandler(deps: McpEndpointDeps) {
           : 'Invalid Request: the body must be a JSON-RPC 2.0 request object',
       );
     }
-    const messages: JSONRPCMessage[] = [];
+    // One slot per answer, in the order of the batch: a request, or an invalid message's error.
+    // Every message that is not a valid notification or response is answered, never dropped.
+    const slots: Array<JSONRPCRequest | JSONRPCResponse> = [];
+    const notifications: JSONRPCNotification[] = [];
+    let requests = 0;
+    let valid = 0;
     for (const m of raw) {
-      if (!isJsonRpcMessage(m)) {
-        return jsonRpcError(
-          res,
-          400,
-          -32600,
-          'Invalid Request: expected a JSON-RPC 2.0 message {"jsonrpc":"2.0","id":…,"method":"…","params":{…}}',
-          idOf(m),
-        );
+      const kind = classifyMessage(m);
+      if (kind === undefined) {
+        slots.push({ jsonrpc: '2.0', id: idOf(m), error: { code: -32600, message: INVALID_MESSAGE } } as JSONRPCResponse);
+        continue;
       }
-      messages.push(m);
+      valid += 1;
+      if (kind === 'request') {
+        slots.push(m as JSONRPCRequest);
+        requests += 1;
+      } else if (kind === 'notification') notifications.push(m as JSONRPCNotification);
+    }
+    if (valid === 0) {
+      res.status(400).json(batch ? slots : slots[0]);
+      return;
     }
     const protocolVersion = req.headers['mcp-protocol-version'];
     if (typeof protocolVersion === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion)) {
@@ -104,19 +151,27 @@ export function createMcpPostHandler(deps: McpEndpointDeps) {
       );
     }
 
-    const caller = await deps.authenticate(req, needsSignIn(messages));
+    const caller = await deps.authenticate(req, requests > 0 && needsSignIn(slots));
     const context: RequestContext = { caller, logger: (req as Request & { log?: Logger }).log };
     const extra: MessageExtraInfo = {
       authInfo: { token: '', clientId: caller?.clientId ?? '', scopes: [], extra: context as Record<string, unknown> },
     };
 
-    for (const m of messages) if (isJSONRPCNotification(m)) deps.dispatcher.notify(m, extra);
-    const requests = messages.filter(isJSONRPCRequest);
-    if (requests.length === 0) {
+    for (const m of notifications) deps.dispatcher.notify(m, extra);
+    if (slots.length === 0) {
       res.status(202).end();
       return;
     }
-    const answers = await Promise.all(requests.map((m) => deps.dispatcher.request(m, extra)));
+    let answers: JSONRPCResponse[];
+    if (requests === 0) answers = slots as JSONRPCResponse[];
+    else {
+      // A caller who hangs up ends its own requests; nobody else can.
+      const hangUp = new AbortController();
+      res.once('close', () => hangUp.abort());
+      answers = await Promise.all(
+        slots.map((m) => ('method' in m ? deps.dispatcher.request(m, extra, hangUp.signal) : m)),
+      );
+    }
 
     if ((req.headers.accept ?? '').includes('text/event-stream')) {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });

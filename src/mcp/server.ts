@@ -1,6 +1,6 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { registerResourcesAndPrompts } from './resources.js';
-import { registerTools, type ToolContext } from './tool.js';
+import { answerProtocolErrorsPlainly, registerTools, type ToolContext } from './tool.js';
 import { TOOLS } from './tools/index.js';
 import type { Metrics } from '../http/metrics.js';
 
@@ -19,5 +19,6 @@ export function createMcpServer(ctx: Omit<ToolContext, 'caller'>, metrics?: Metr
   );
   registerTools(server, TOOLS, ctx, metrics);
   registerResourcesAndPrompts(server, ctx.catalog);
+  answerProtocolErrorsPlainly(server, ctx.logger);
   return server;
 }

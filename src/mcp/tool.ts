@@ -2,7 +2,7 @@
 // annotations explicitly, and a small handler that returns data or throws AppError. `registerTools`
 // is the one place that turns thrown errors into tool errors and hides internals.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, type CallToolResult, type ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { AppError, publicMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -57,6 +57,48 @@ export function toolError(err: unknown, logger: Logger, tool: string): CallToolR
   }
   logger.error({ err, tool }, 'tool failed');
   return { isError: true, content: [{ type: 'text', text: publicMessage(err) }] };
+}
+
+/** What the SDK turns into a JSON-RPC error as is: its `code` and `message` (McpError would prefix the message). */
+class JsonRpcError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type RequestHandler = (request: { method: string }, extra: { authInfo?: { extra?: Record<string, unknown> } }) => Promise<unknown>;
+
+/**
+ * The SDK parses each request's params inside its handler and answers a failure as -32603 with the
+ * whole zod report, and any other error with its raw message. Wraps every registered handler so
+ * that bad params are -32602 with one short line, and unexpected errors are logged and answered
+ * without internals. Call once, after everything is registered.
+ */
+export function answerProtocolErrorsPlainly(server: McpServer, logger: Logger): void {
+  // The handler table is internal to the SDK's Protocol (pinned version); the endpoint tests cover it.
+  const handlers = (server.server as unknown as { _requestHandlers?: Map<string, RequestHandler> })._requestHandlers;
+  if (!(handlers instanceof Map)) throw new Error('MCP SDK: the request handler table has moved; see answerProtocolErrorsPlainly');
+  for (const [method, handler] of handlers) {
+    handlers.set(method, async (request, extra) => {
+      try {
+        return await handler(request, extra);
+      } catch (err) {
+        if (err instanceof McpError) throw err;
+        if (err instanceof z.core.$ZodError) {
+          const issue = err.issues[0];
+          const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+          throw new JsonRpcError(ErrorCode.InvalidParams, `Invalid params for ${method}: ${where}${issue?.message ?? 'invalid'}`.slice(0, 180));
+        }
+        // A resource URI that is not a URL (the SDK parses it with `new URL`).
+        if ((err as { code?: unknown }).code === 'ERR_INVALID_URL') throw new JsonRpcError(ErrorCode.InvalidParams, `Invalid params for ${method}: not a valid URI`);
+        (requestContextOf(extra).logger ?? logger).error({ err, method }, 'MCP request failed');
+        throw new JsonRpcError(ErrorCode.InternalError, publicMessage(err));
+      }
+    });
+  }
 }
 
 /** Registers the tools once; each call reads its caller and request logger from the request. */

@@ -3,22 +3,29 @@
 // after the commit and retries with exponential backoff until it is delivered or given up ('dead').
 //
 // Each row is claimed with a lease in a statement of its own (FOR UPDATE SKIP LOCKED, database
-// clock), sent outside any transaction, then marked sent. A crash between send and mark means one
-// more send after the lease expires: the Message-ID is the same, so the copy is recognisable.
+// clock), sent outside any transaction, then marked sent. The lease outlasts the longest send, so no
+// other sender takes a row whose send is still running. A send that fails before the relay could
+// have taken the message is retried with backoff; one whose outcome is unknown (the relay went
+// silent after the message) is marked 'unknown' and retried only once the relay could have answered.
+// A crash between send and mark means one more send after the lease expires. Every copy carries the
+// same Message-ID, so relays and mail clients can recognise it.
 import type { SendMailOptions } from 'nodemailer';
 import type { Database, Queryable } from '../db/database.js';
 import { maskEmail, type Logger } from '../logger.js';
 import { buildActivationEmail } from './activation-email.js';
+import { MailOutcomeUnknownError, RFC5321_TIMEOUTS } from './mailer.js';
 import { renderQrPng } from './qr.js';
 
 export const ACTIVATION_EMAIL_KIND = 'activation_qr';
 /** NOTIFY channel: an enqueued row wakes the outbox of every instance (after the commit). */
 export const OUTBOX_CHANNEL = 'email_outbox';
 
-// Long enough for one send (every SMTP timeout is 10 s); a sender that died is retried after it.
-const LEASE_SECONDS = 60;
+// The lease is the longest send plus this margin for rendering and the database round trips.
+const LEASE_MARGIN_SECONDS = 60;
 const MAX_BACKOFF_MS = 10 * 60_000;
 const MAX_ERROR_LENGTH = 1000;
+/** Tries to record a send's outcome over about 6 s (waits of 200 ms doubling). */
+const RECORD_ATTEMPTS = 6;
 
 export interface ActivationEmailRequest {
   activationId: number;
@@ -40,6 +47,8 @@ export async function enqueueActivationEmail(tx: Queryable, e: ActivationEmailRe
 
 export interface OutboxMailer {
   send(msg: SendMailOptions): Promise<{ messageId: string }>;
+  /** The longest one send may take (RFC 5321 waits when not given). */
+  readonly sendTimeoutMs?: number;
 }
 
 export interface EmailOutboxDeps {
@@ -96,6 +105,8 @@ export class EmailOutbox {
   private readonly maxAttempts: number;
   private readonly pollMs: number;
   private readonly backoffBaseMs: number;
+  private readonly sendTimeoutMs: number;
+  private readonly leaseSeconds: number;
 
   private running = false;
   private loop: Promise<void> | undefined;
@@ -111,6 +122,8 @@ export class EmailOutbox {
     this.maxAttempts = Math.max(1, deps.maxAttempts);
     this.pollMs = deps.pollMs ?? 2000;
     this.backoffBaseMs = deps.backoffBaseMs ?? 1000;
+    this.sendTimeoutMs = deps.mailer.sendTimeoutMs ?? RFC5321_TIMEOUTS.sendMs;
+    this.leaseSeconds = Math.ceil(this.sendTimeoutMs / 1000) + LEASE_MARGIN_SECONDS;
   }
 
   /** Starts the background loop: a poll every `pollMs`, and at once on wake() or a NOTIFY. */
@@ -189,7 +202,7 @@ export class EmailOutbox {
           SET lease_until = now() + make_interval(secs => $2), attempts = o.attempts + 1
         WHERE o.id = (
           SELECT id FROM email_outbox
-           WHERE status = 'pending'
+           WHERE status IN ('pending', 'unknown')
              AND next_attempt_at <= now()
              AND (lease_until IS NULL OR lease_until < now())
              AND NOT (id = ANY($1::bigint[]))
@@ -197,7 +210,7 @@ export class EmailOutbox {
            LIMIT 1
            FOR UPDATE SKIP LOCKED)
        RETURNING o.id, o.kind, o.activation_id, o.recipient, o.payload, o.attempts`,
-      [exclude, LEASE_SECONDS],
+      [exclude, this.leaseSeconds],
     );
     return rows[0];
   }
@@ -224,14 +237,32 @@ export class EmailOutbox {
       await this.recordFailure(row, err, fields);
       return false;
     }
-    await this.db.query(
+    await this.record(
       `UPDATE email_outbox
           SET status = 'sent', message_id = $2, sent_at = now(), lease_until = NULL, last_error = NULL
-        WHERE id = $1 AND status = 'pending'`,
+        WHERE id = $1 AND status IN ('pending', 'unknown')`,
       [row.id, messageId],
     );
     this.log.info({ ...fields, messageId }, 'activation e-mail sent');
     return true;
+  }
+
+  /**
+   * Records the outcome of a send. The send cannot be taken back, so a database blip (a failover, a
+   * dropped connection) is ridden out rather than leaving the row to be sent again when its lease
+   * runs out.
+   */
+  private async record(sql: string, params: unknown[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.db.query(sql, params);
+        return;
+      } catch (err) {
+        if (attempt >= RECORD_ATTEMPTS) throw err;
+        this.log.warn({ err: describeError(err).message, attempt }, 'outbox: could not record a send; retrying');
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
+    }
   }
 
   private async render(row: ClaimedRow): Promise<SendMailOptions> {
@@ -256,24 +287,27 @@ export class EmailOutbox {
       await this.markDead(row, lastError, fields);
       return;
     }
-    const delayMs = Math.min(MAX_BACKOFF_MS, this.backoffBaseMs * 2 ** (row.attempts - 1));
-    await this.db.query(
+    const backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffBaseMs * 2 ** (row.attempts - 1));
+    // The relay may still be accepting the message: not again before it could have answered.
+    const unknown = err instanceof MailOutcomeUnknownError;
+    const delayMs = unknown ? Math.max(backoffMs, this.sendTimeoutMs) : backoffMs;
+    await this.record(
       `UPDATE email_outbox
-          SET last_error = $2, lease_until = NULL,
+          SET status = $4, last_error = $2, lease_until = NULL,
               next_attempt_at = now() + make_interval(secs => $3)
-        WHERE id = $1 AND status = 'pending'`,
-      [row.id, lastError, delayMs / 1000],
+        WHERE id = $1 AND status IN ('pending', 'unknown')`,
+      [row.id, lastError, delayMs / 1000, unknown ? 'unknown' : 'pending'],
     );
     this.log.warn(
       { ...fields, retryInMs: delayMs, smtpCode: error.responseCode, errorCode: error.code, err: scrubAddresses(error.message) },
-      'activation e-mail not sent; will retry',
+      unknown ? 'activation e-mail outcome unknown; will retry after the relay could have answered' : 'activation e-mail not sent; will retry',
     );
   }
 
   private async markDead(row: ClaimedRow, lastError: string, fields: Record<string, unknown>): Promise<void> {
     await this.db.query(
       `UPDATE email_outbox SET status = 'dead', last_error = $2, lease_until = NULL
-        WHERE id = $1 AND status = 'pending'`,
+        WHERE id = $1 AND status IN ('pending', 'unknown')`,
       [row.id, lastError.slice(0, MAX_ERROR_LENGTH)],
     );
     this.log.error(

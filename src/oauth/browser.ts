@@ -5,6 +5,7 @@ import type { Request, Response } from 'express';
 
 export const BROWSER_COOKIE = 'dotm_oauth_browser';
 export const PAGES_PATH = '/oauth';
+export const AUTHORIZE_PATH = '/authorize';
 const NONCE = /^[A-Za-z0-9_-]{32,64}$/;
 
 export function readBrowserNonce(req: Request): string | undefined {
@@ -20,9 +21,15 @@ export function readBrowserNonce(req: Request): string | undefined {
   return undefined;
 }
 
+/**
+ * Sent to the pages and to /authorize only: /authorize reads it to know whether this browser's user
+ * already answered the consent page for a client (see authorize-errors.ts).
+ */
 export function setBrowserNonce(res: Response, nonce: string, opts: { secure: boolean; maxAgeSeconds: number }): void {
-  res.append(
-    'set-cookie',
-    `${BROWSER_COOKIE}=${nonce}; Path=${PAGES_PATH}; Max-Age=${opts.maxAgeSeconds}; HttpOnly; SameSite=Lax${opts.secure ? '; Secure' : ''}`,
-  );
+  for (const path of [PAGES_PATH, AUTHORIZE_PATH]) {
+    res.append(
+      'set-cookie',
+      `${BROWSER_COOKIE}=${nonce}; Path=${path}; Max-Age=${opts.maxAgeSeconds}; HttpOnly; SameSite=Lax${opts.secure ? '; Secure' : ''}`,
+    );
+  }
 }

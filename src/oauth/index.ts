@@ -5,17 +5,18 @@
 //
 // The SDK's mcpAuthRouter does the protocol plumbing; this module supplies the provider, its own
 // metadata (public clients only, jwks_uri, an issuer without a trailing slash), the JWKS, the pages,
-// and per-client / per-user limits in place of the router's per-IP ones.
-import express, { type Express, type RequestHandler } from 'express';
+// its own abuse limits (limits.ts), and /authorize errors without an open redirect (authorize-errors.ts).
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { mcpAuthRouter } from '@modelcontextprotocol/sdk/server/auth/router.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
-import { AppError } from '../errors.js';
+import { AppError, requestBodyError } from '../errors.js';
 import { InvalidTokenError, type TokenVerifier } from '../identity/firebase-verifier.js';
 import type { Logger } from '../logger.js';
 import { MCP_PATH } from '../mcp/endpoint.js';
 import { AccessTokenRejected, createAccessTokens } from './access-tokens.js';
-import { PAGES_PATH } from './browser.js';
+import { guardAuthorizeErrors } from './authorize-errors.js';
+import { AUTHORIZE_PATH, PAGES_PATH } from './browser.js';
 import { createFirebaseAccounts } from './firebase-accounts.js';
 import { loadSigningKey } from './keys.js';
 import { createLimits } from './limits.js';
@@ -85,11 +86,19 @@ export async function createOAuthModule(deps: OAuthModuleDeps): Promise<OAuthMod
     logger,
     settings: {
       signInPerIpPerMinute: config.OAUTH_SIGN_IN_PER_IP_PER_MINUTE,
-      clientRequestsPerMinute: config.OAUTH_CLIENT_REQUESTS_PER_MINUTE,
+      tokenFailuresPerIpPerMinute: config.OAUTH_TOKEN_FAILURES_PER_IP_PER_MINUTE,
       userRequestsPerMinute: config.USER_CALLS_PER_MINUTE,
-      registrationsPerMinute: config.OAUTH_REGISTRATIONS_PER_MINUTE,
+      registrationsPerIpPerMinute: config.OAUTH_REGISTRATIONS_PER_IP_PER_MINUTE,
     },
+    isOurAccessToken: (token) =>
+      accessTokens.claimsToBeOurs(token)
+        ? accessTokens.verifySignature(token).then(
+            () => true,
+            () => false,
+          )
+        : Promise.resolve(false),
   });
+  const authorizeErrors = guardAuthorizeErrors({ db, logger, clients: provider.clientsStore });
 
   const mode: SignInMode = config.local.firebase
     ? { kind: 'local', projectId: config.firebaseProjectId }
@@ -158,6 +167,14 @@ export async function createOAuthModule(deps: OAuthModuleDeps): Promise<OAuthMod
     res.set({ 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, OPTIONS', 'access-control-allow-headers': '*' }).sendStatus(204);
   };
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+  // A body that cannot be read (corrupt compression, unknown encoding) is the client's fault,
+  // answered as RFC 6749 errors are rather than as the 500 of an unknown error.
+  const unreadableBody: ErrorRequestHandler = (err, req, res, next) => {
+    const bodyError = requestBodyError(err);
+    if (!bodyError || res.headersSent) return next(err);
+    req.log?.warn({ status: bodyError.status, type: bodyError.type, reason: (err as Error).message }, 'request body could not be read');
+    res.status(bodyError.status).set('cache-control', 'no-store').json({ error: 'invalid_request', error_description: bodyError.message });
+  };
 
   const signInRoutes = createSignInRoutes({
     db,
@@ -185,11 +202,12 @@ export async function createOAuthModule(deps: OAuthModuleDeps): Promise<OAuthMod
       app.options(AUTHORIZATION_SERVER_METADATA_PATH, preflight);
       app.get(JWKS_PATH, publicJson(() => ({ keys: [key.publicJwk] })));
       app.options(JWKS_PATH, preflight);
-      app.use('/authorize', limits.pages);
+      app.use(AUTHORIZE_PATH, limits.pages, authorizeErrors);
       app.use('/token', form, limits.token);
       app.use('/revoke', form, limits.revocation);
       app.use('/register', limits.registration);
       app.use((req, res, next) => (SDK_ROUTES.has(req.path) ? sdkRouter()(req, res, next) : next()));
+      app.use([...SDK_ROUTES], unreadableBody);
       app.use(PAGES_PATH, signInRoutes);
     },
     verifier: {

@@ -1,8 +1,14 @@
-// Abuse limits of the authorization server, in place of the SDK router's per-IP ones: an assistant's
-// users all arrive from the assistant's addresses, so the token and revocation endpoints count per
-// registered client and per user, and registration counts all clients together. Only the pages a
-// browser opens before anyone is signed in (/authorize, sign-in, consent) count per IP. Windows are
-// rows in the database, so the limits hold across instances.
+// Abuse limits of the authorization server, in place of the SDK router's. Every counter is one an
+// outsider can spend only for themselves: client ids are public, so nothing counts per client.
+// - Pages a browser opens before anyone is signed in (/authorize, sign-in, consent): per address.
+// - /token and /revoke: a request carrying a code, refresh token or access token this server issued
+//   always passes (/token counts it per user); any other can only fail, counts against its address
+//   and is refused once that address has failed too often this minute. An assistant's users all
+//   arrive from its servers: its valid requests never spend that counter nor are held back by it.
+// - /register: per address, generous enough for one assistant's servers.
+// Addresses are req.ip (TRUST_PROXY hops); IPv6 counts per /64, what one host is usually given.
+// Windows are rows in the database, so the limits hold across instances.
+import { isIPv6 } from 'node:net';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
@@ -12,19 +18,20 @@ import { oauthStore } from './store.js';
 
 export interface LimitSettings {
   signInPerIpPerMinute: number;
-  clientRequestsPerMinute: number;
+  /** Failed /token and /revoke requests per address. */
+  tokenFailuresPerIpPerMinute: number;
   userRequestsPerMinute: number;
-  registrationsPerMinute: number;
+  registrationsPerIpPerMinute: number;
 }
 
 export interface Limits {
   /** The browser pages (HTML 429). */
   pages: RequestHandler;
-  /** POST /token: per client, then per user of the code or refresh token (JSON 429). */
+  /** POST /token: per user of a code or refresh token we issued, else per address on failures (JSON 429). */
   token: RequestHandler;
-  /** POST /revoke: per client. */
+  /** POST /revoke: a token we issued passes, else per address. */
   revocation: RequestHandler;
-  /** POST /register: all registrations together. */
+  /** POST /register: per address. */
   registration: RequestHandler;
 }
 
@@ -35,26 +42,52 @@ function tooManyJson(res: Response, retryAfter: number, what: string): void {
     .json({ error: 'too_many_requests', error_description: `Too many ${what}; try again in ${retryAfter} seconds.` });
 }
 
-const bodyField = (req: Request, name: string): string | undefined => {
+const bodyField = (req: Request, name: string, maxLength = 512): string | undefined => {
   const v = (req.body as Record<string, unknown> | undefined)?.[name];
-  return typeof v === 'string' && v.length > 0 && v.length <= 512 ? v : undefined;
+  return typeof v === 'string' && v.length > 0 && v.length <= maxLength ? v : undefined;
 };
 
-export function createLimits(deps: { db: Database; logger: Logger; settings: LimitSettings }): Limits {
-  const { db, settings } = deps;
-  /** Seconds to wait when `key` is over `limit` this minute, else undefined. */
+/** The key a client address is counted under: IPv4 as is, IPv6 by its /64 (one host's usual share). */
+export function addressKey(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(ip)) return ip;
+  const [head = '', tail] = ip.split('::');
+  const front = head ? head.split(':') : [];
+  const back = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? front : [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill('0'), ...back];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
+}
+
+const addressOf = (req: Request) => addressKey(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+
+export function createLimits(deps: {
+  db: Database;
+  logger: Logger;
+  settings: LimitSettings;
+  /** Whether a token is an access token this server signed (revocation of one always passes). */
+  isOurAccessToken(token: string): Promise<boolean>;
+}): Limits {
+  const { db, settings, logger } = deps;
+  /** Counts a hit; seconds to wait when `key` is over `limit` this minute, else undefined. */
   const over = async (key: string, limit: number): Promise<number | undefined> => {
     const { hits, retryAfterSeconds } = await oauthStore.hit(db, key);
     return hits > limit ? retryAfterSeconds : undefined;
   };
+  /** The user of a code or refresh token this server issued (used, expired or live). */
+  const ownerOf = (secret: string | undefined) => (secret ? oauthStore.userForSecret(db, hashSecret(secret)) : Promise.resolve(undefined));
+  const failuresKey = (address: string) => `ip:${address}:token-failures`;
 
   return {
     async pages(req, res, next) {
       if (req.method === 'OPTIONS') return next();
-      const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+      const ip = addressOf(req);
       const wait = await over(`ip:${ip}`, settings.signInPerIpPerMinute);
       if (wait === undefined) return next();
-      deps.logger.warn({ ip, limit: settings.signInPerIpPerMinute }, 'oauth sign-in pages rate limited');
+      logger.warn({ ip, limit: settings.signInPerIpPerMinute }, 'oauth sign-in pages rate limited');
       const nonce = randomSecret('', 16);
       res
         .status(429)
@@ -69,41 +102,43 @@ export function createLimits(deps: { db: Database; logger: Logger; settings: Lim
 
     async token(req, res, next) {
       if (req.method !== 'POST') return next();
-      const clientId = bodyField(req, 'client_id');
-      if (!clientId) return next();
-      const clientWait = await over(`client:${clientId}:token`, settings.clientRequestsPerMinute);
-      if (clientWait !== undefined) {
-        deps.logger.warn({ clientId, limit: settings.clientRequestsPerMinute }, 'oauth token requests rate limited (client)');
-        return tooManyJson(res, clientWait, 'token requests from this client');
-      }
       const grantType = bodyField(req, 'grant_type');
       const secret = grantType === 'authorization_code' ? bodyField(req, 'code') : grantType === 'refresh_token' ? bodyField(req, 'refresh_token') : undefined;
-      const userId = secret ? await oauthStore.userForSecret(db, hashSecret(secret)) : undefined;
+      const userId = await ownerOf(secret);
       if (userId !== undefined) {
         const userWait = await over(`user:${userId}:token`, settings.userRequestsPerMinute);
-        if (userWait !== undefined) {
-          deps.logger.warn({ clientId, userId, limit: settings.userRequestsPerMinute }, 'oauth token requests rate limited (user)');
-          return tooManyJson(res, userWait, 'token requests for this account');
-        }
+        if (userWait === undefined) return next();
+        logger.warn({ clientId: bodyField(req, 'client_id'), userId, limit: settings.userRequestsPerMinute }, 'oauth token requests rate limited (user)');
+        return tooManyJson(res, userWait, 'token requests for this account');
       }
-      next();
+      // Without a code or refresh token we issued the request cannot succeed: it counts as failed.
+      const ip = addressOf(req);
+      const wait = await over(failuresKey(ip), settings.tokenFailuresPerIpPerMinute);
+      if (wait === undefined) return next();
+      logger.warn({ ip, clientId: bodyField(req, 'client_id'), limit: settings.tokenFailuresPerIpPerMinute }, 'oauth token requests rate limited (failures from address)');
+      tooManyJson(res, wait, 'failed token requests from your address');
     },
 
     async revocation(req, res, next) {
       if (req.method !== 'POST') return next();
-      const clientId = bodyField(req, 'client_id');
-      if (!clientId) return next();
-      const wait = await over(`client:${clientId}:revoke`, settings.clientRequestsPerMinute);
+      // Access tokens (JWTs) are longer than codes and refresh tokens.
+      const token = bodyField(req, 'token', 8192);
+      if (token && ((await ownerOf(token)) !== undefined || (await deps.isOurAccessToken(token)))) return next();
+      // RFC 7009 answers an unknown token 200 all the same: here every such request is a failure.
+      const ip = addressOf(req);
+      const wait = await over(failuresKey(ip), settings.tokenFailuresPerIpPerMinute);
       if (wait === undefined) return next();
-      tooManyJson(res, wait, 'revocation requests from this client');
+      logger.warn({ ip, limit: settings.tokenFailuresPerIpPerMinute }, 'oauth revocation requests rate limited (failures from address)');
+      tooManyJson(res, wait, 'failed revocation requests from your address');
     },
 
     async registration(req, res, next) {
       if (req.method !== 'POST') return next();
-      const wait = await over('registrations', settings.registrationsPerMinute);
+      const ip = addressOf(req);
+      const wait = await over(`ip:${ip}:register`, settings.registrationsPerIpPerMinute);
       if (wait === undefined) return next();
-      deps.logger.warn({ limit: settings.registrationsPerMinute }, 'oauth client registrations rate limited');
-      tooManyJson(res, wait, 'client registrations');
+      logger.warn({ ip, limit: settings.registrationsPerIpPerMinute }, 'oauth client registrations rate limited');
+      tooManyJson(res, wait, 'client registrations from your address');
     },
   };
 }

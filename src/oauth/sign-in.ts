@@ -4,9 +4,9 @@
 // firebase-admin, and registers the user; consent names the assistant and, on "Allow", issues the
 // code. Both are plain form POSTs, each bound to the browser that began (cookie) and carrying a CSRF
 // token.
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
 import type { Database } from '../db/database.js';
-import { AppError } from '../errors.js';
+import { AppError, requestBodyError } from '../errors.js';
 import type { Caller } from '../identity/caller.js';
 import { InvalidTokenError, type TokenVerifier } from '../identity/firebase-verifier.js';
 import { userStore } from '../identity/user-store.js';
@@ -233,6 +233,16 @@ export function createSignInRoutes(deps: SignInDeps): Router {
     back.searchParams.set('iss', deps.issuer());
     seeOther(res, back.href);
   });
+
+  // A form the browser sent in a way we cannot read (corrupt compression, unknown encoding) gets a
+  // page with the client's status, not the 500 of an unknown error.
+  const unreadableForm: ErrorRequestHandler = (err, req, res, next) => {
+    const bodyError = requestBodyError(err);
+    if (!bodyError || res.headersSent) return next(err);
+    req.log?.warn({ status: bodyError.status, type: bodyError.type, reason: (err as Error).message }, 'request body could not be read');
+    message(res, bodyError.status, 'Form not readable', 'This site could not read the form your browser sent. Go back, reload the page and try again.');
+  };
+  router.use(unreadableForm);
 
   return router;
 }

@@ -115,6 +115,19 @@ export const oauthStore = {
     return rowCount === 1;
   },
 
+  /**
+   * Whether this browser's user answered the consent page for this client and redirect URI: after
+   * that, /authorize may send the browser there with an error (requests live an hour past expiry).
+   */
+  async browserAnswered(db: Queryable, r: { browserHash: string; clientId: string; redirectUri: string }): Promise<boolean> {
+    const { rows } = await db.query(
+      `SELECT 1 FROM oauth_authorization_requests
+        WHERE browser_hash = $1 AND client_id = $2 AND redirect_uri = $3 AND completed_at IS NOT NULL LIMIT 1`,
+      [r.browserHash, r.clientId, r.redirectUri],
+    );
+    return rows.length > 0;
+  },
+
   // --- grants, codes, refresh tokens --------------------------------------------------------
   async createGrant(tx: Queryable, g: { clientId: string; userId: number; scopes: string; resource: string }): Promise<number> {
     const { rows } = await tx.query<{ id: number }>(

@@ -3,6 +3,7 @@
 // (/work/shared/OXIO.md). Correcting a path or a field should only ever touch this file; the local
 // simulator types its answers from these schemas, so a change here surfaces there at compile time.
 // Answers are parsed leniently: unknown fields are allowed (and dropped), ids may be numbers.
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 const segment = (value: string) => encodeURIComponent(value);
@@ -18,12 +19,25 @@ export const oxioPaths = {
 
 /** Header that makes `POST /v3/lines/line` safe to repeat for one activation. */
 export const idempotencyKeyHeader = 'Idempotency-Key';
+
 /**
- * Activation ids are unique only within one database: after a restore or a re-created database
- * (or a second environment on the same OXIO account) an id comes back for another person. The end
- * user in the key keeps such a key from colliding with, or replaying, someone else's line.
+ * Our keys at OXIO. An end user belongs to one of our accounts, not to an e-mail address (two
+ * accounts may share one): it carries `externalId` and is looked up by it. A line belongs to one
+ * activation: it carries that activation's `externalReference`. Search answers are trusted only
+ * when they echo the key we asked for. (The field names are our reading of OXIO's API, like the
+ * rest of this file; if OXIO spells them otherwise, they change here and in the simulator.)
  */
-export const lineIdempotencyKey = (activationId: number, endUserId: string) => `dotm-activation-${activationId}-${endUserId}`;
+export const endUserKeyParam = 'externalId';
+/** The account key sent to OXIO: a digest of our stable user key, so the key itself stays ours. */
+export const endUserExternalId = (customerKey: string) =>
+  `dotm-user-${createHash('sha256').update(customerKey, 'utf8').digest('hex').slice(0, 32)}`;
+/** The activation's carrier key is random per activation (never reused after a database reset). */
+export const lineExternalReference = (activationKey: string) => `dotm-activation-${activationKey}`;
+/**
+ * The activation's key alone: whatever end user a retry ends up with, OXIO makes at most one line
+ * per activation (a repeat for another end user is refused, not turned into a second line).
+ */
+export const lineIdempotencyKey = (activationKey: string) => lineExternalReference(activationKey);
 
 const id = z.union([z.string().min(1), z.number()]).transform(String);
 const optionalText = z.string().nullish().transform((v) => v ?? undefined);
@@ -32,6 +46,7 @@ const optionalText = z.string().nullish().transform((v) => v ?? undefined);
 
 export const endUserSchema = z.object({
   endUserId: id,
+  externalId: optionalText,
   email: optionalText,
   firstName: optionalText,
   lastName: optionalText,
@@ -48,6 +63,7 @@ export const createEndUserRequestSchema = z.object({
   firstName: z.string().min(1),
   lastName: z.string().min(1),
   email: z.string().min(3),
+  externalId: z.string().min(1),
   brandId: z.string().min(1).optional(),
 });
 export type CreateEndUserRequest = z.input<typeof createEndUserRequestSchema>;
@@ -65,6 +81,8 @@ export const lineSchema = z.object({
   /** `ACTIVE`, or `INITIATING` while provisioning continues; compared upper-cased. */
   status: z.string().min(1).transform((s) => s.toUpperCase()),
   endUserId: id.nullish().transform((v) => v ?? undefined),
+  /** The activation the line was created for, as we sent it. */
+  externalReference: optionalText,
   phoneNumbers: z
     .array(z.object({ phoneNumber: z.string().min(1) }))
     .nullish()
@@ -99,6 +117,7 @@ export const createLineRequestSchema = z.object({
   endUserId: z.string().min(1),
   phoneNumberRequirements: z.object({ preferredAreaCode: z.string().optional() }),
   activateOnAttach: z.boolean(),
+  externalReference: z.string().min(1),
   planId: z.string().min(1).optional(),
 });
 export type CreateLineRequest = z.input<typeof createLineRequestSchema>;

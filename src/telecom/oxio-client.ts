@@ -1,6 +1,8 @@
-// The OXIO client: finds or creates the end user, then adopts or creates their one eSIM line and
-// waits until it is ACTIVE. Every step is safe to repeat, so an activation that crashed or failed at
-// any point resumes with the same call and never ends up with a second line.
+// The OXIO client: finds or creates the account's end user (by our key, never by e-mail: two
+// accounts may share an address), then adopts or creates the activation's one eSIM line (by the
+// activation's key) and waits until it is ACTIVE. Every step is safe to repeat, so an activation that
+// crashed or failed at any point resumes with the same call and never ends up with a second line —
+// nor with another activation's line: search answers count only when they carry the key asked for.
 import { setTimeout as sleep } from 'node:timers/promises';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import type { Logger } from 'pino';
@@ -13,10 +15,13 @@ import {
   createEndUserResponseSchema,
   createLineRequestSchema,
   deadLineStatuses,
+  endUserExternalId,
+  endUserKeyParam,
   errorBodyFields,
   findEndUsersResponseSchema,
   idempotencyKeyHeader,
   isLiveLine,
+  lineExternalReference,
   lineIdempotencyKey,
   lineListResponseSchema,
   lineResponseSchema,
@@ -53,16 +58,31 @@ export interface ProvisionedLine {
   status: 'ACTIVE';
 }
 
-export interface ProvisionEsimRequest {
+/** Which line to look for: the activation's own, under its account's end user. */
+export interface LineLookupRequest {
+  /** For log lines only. */
   activationId: number;
+  /** Our stable key of the account: one OXIO end user per account, whatever its e-mail. */
+  customerKey: string;
+  /** This activation's own random key: its line carries it. */
+  activationKey: string;
+  /** From an earlier attempt, if it got that far. */
+  knownEndUserId?: string | null;
+}
+
+export interface ProvisionEsimRequest extends LineLookupRequest {
   email: string;
   firstName?: string;
   lastName?: string;
   preferredAreaCode?: string;
-  /** From an earlier attempt, if it got that far. */
-  knownEndUserId?: string | null;
   knownLineId?: string | null;
 }
+
+/** What the carrier holds for an activation: nothing, a line still being provisioned, or a usable line. */
+export type ExistingLine =
+  | { state: 'none' }
+  | { state: 'provisioning'; lineId: string }
+  | { state: 'active'; line: ProvisionedLine };
 
 /**
  * An OXIO call that did not succeed. `retryable` means the same call may succeed later (timeouts,
@@ -126,22 +146,23 @@ export class OxioClient {
   async provisionEsim(req: ProvisionEsimRequest): Promise<ProvisionedLine> {
     const log = this.log.child({ activationId: req.activationId });
     const names = { firstName: req.firstName, lastName: req.lastName };
-    let endUserId = req.knownEndUserId ?? (await this.findOrCreateEndUser(req.email, names));
+    const reference = lineExternalReference(req.activationKey);
+    let endUserId = req.knownEndUserId ?? (await this.findOrCreateEndUser(req.customerKey, req.email, names));
 
-    let line = req.knownLineId ? await this.knownLine(req.knownLineId, endUserId, log) : undefined;
+    let line = req.knownLineId ? await this.knownLine(req.knownLineId, endUserId, reference, log) : undefined;
     if (!line) {
       let lines: OxioLine[];
       try {
         lines = await this.listLines(endUserId);
       } catch (err) {
         if (!(req.knownEndUserId && err instanceof OxioError && err.status === 404)) throw err;
-        log.warn({ endUserId }, 'stored OXIO end user not found; looking it up by e-mail');
-        endUserId = await this.findOrCreateEndUser(req.email, names);
+        log.warn({ endUserId }, 'stored OXIO end user not found; looking it up by the account key');
+        endUserId = await this.findOrCreateEndUser(req.customerKey, req.email, names);
         lines = await this.listLines(endUserId);
       }
-      line = pickLiveLine(lines);
+      line = ownLine(lines, endUserId, reference, log);
       if (line) log.info({ endUserId, lineId: line.lineId, status: line.status }, 'adopting the existing OXIO line');
-      else line = await this.createLine(req, endUserId, log);
+      else line = await this.createLine(req, endUserId, reference, log);
     }
 
     if (deadLineStatuses.has(line.status)) {
@@ -151,14 +172,49 @@ export class OxioClient {
     return this.toProvisioned(endUserId, line, log);
   }
 
-  async findOrCreateEndUser(email: string, names?: { firstName?: string; lastName?: string }): Promise<string> {
-    const existing = await this.findEndUser(email);
+  /**
+   * Looks up, without creating anything, the line the carrier holds for this activation. Used
+   * before an activation is given up: a line made by an earlier (or a still running) attempt must
+   * be delivered, not declared failed.
+   */
+  async findExistingLine(req: LineLookupRequest): Promise<ExistingLine> {
+    const log = this.log.child({ activationId: req.activationId });
+    const reference = lineExternalReference(req.activationKey);
+    const endUserIds = new Set<string>();
+    if (req.knownEndUserId) endUserIds.add(req.knownEndUserId);
+    const found = await this.findEndUser(req.customerKey);
+    if (found) endUserIds.add(found);
+    for (const endUserId of endUserIds) {
+      let lines: OxioLine[];
+      try {
+        lines = await this.listLines(endUserId);
+      } catch (err) {
+        if (err instanceof OxioError && err.status === 404) continue;
+        throw err;
+      }
+      const line = ownLine(lines, endUserId, reference, log);
+      if (!line) continue;
+      if (line.status !== 'ACTIVE') return { state: 'provisioning', lineId: line.lineId };
+      try {
+        return { state: 'active', line: this.toProvisioned(endUserId, line, log) };
+      } catch (err) {
+        // Active but not complete yet (no code or number): it exists, a later attempt reads it again.
+        if (err instanceof OxioError && err.retryable) return { state: 'provisioning', lineId: line.lineId };
+        throw err;
+      }
+    }
+    return { state: 'none' };
+  }
+
+  async findOrCreateEndUser(customerKey: string, email: string, names?: { firstName?: string; lastName?: string }): Promise<string> {
+    const existing = await this.findEndUser(customerKey);
     if (existing) return existing;
     const body = requestBody(createEndUserRequestSchema, 'create end user', {
       sex: 'UNSPECIFIED',
       firstName: names?.firstName?.trim() || 'DOTM',
       lastName: names?.lastName?.trim() || 'Customer',
       email: email.trim(),
+      externalId: endUserExternalId(customerKey),
       ...(this.opts.brandId ? { brandId: this.opts.brandId } : {}),
     });
     // Before a retry, look again: the failed attempt (or a concurrent one, answered 409) may have
@@ -176,7 +232,7 @@ export class OxioClient {
         this.log.info({ endUserId, email: maskEmail(email) }, 'OXIO end user created');
         return endUserId;
       },
-      () => this.findEndUser(email),
+      () => this.findEndUser(customerKey),
     );
   }
 
@@ -194,22 +250,27 @@ export class OxioClient {
 
   // --- steps of provisionEsim ------------------------------------------------------------------
 
-  private async findEndUser(email: string): Promise<string | undefined> {
-    const wanted = email.trim().toLowerCase();
+  private async findEndUser(customerKey: string): Promise<string | undefined> {
+    const externalId = endUserExternalId(customerKey);
     const found = await this.withRetries('find end user', () =>
       this.once({
         operation: 'find end user',
         method: 'GET',
         path: oxioPaths.endUsers,
-        params: { email: email.trim() },
+        params: { [endUserKeyParam]: externalId },
         answer: findEndUsersResponseSchema,
       }),
     );
-    // Trust the server-side filter when it does not echo e-mails; otherwise insist on an exact match.
-    return found.endUsers.find((u) => !u.email || u.email.trim().toLowerCase() === wanted)?.endUserId;
+    // The server-side filter is not trusted: an end user counts only if it carries our key (a
+    // filter OXIO ignored would otherwise hand us someone else's end user, and their lines).
+    const own = found.endUsers.filter((u) => u.externalId === externalId);
+    if (own.length < found.endUsers.length) {
+      this.log.warn({ returned: found.endUsers.length, matching: own.length }, 'OXIO end-user search returned end users of other accounts; ignoring them');
+    }
+    return own[0]?.endUserId;
   }
 
-  private async knownLine(lineId: string, endUserId: string, log: Logger): Promise<OxioLine | undefined> {
+  private async knownLine(lineId: string, endUserId: string, reference: string, log: Logger): Promise<OxioLine | undefined> {
     let line: OxioLine;
     try {
       line = await this.getLine(lineId);
@@ -224,6 +285,10 @@ export class OxioClient {
       log.warn({ lineId, endUserId, lineEndUserId: line.endUserId }, 'stored OXIO line belongs to another end user; ignoring it');
       return undefined;
     }
+    if (line.externalReference && line.externalReference !== reference) {
+      log.warn({ lineId }, 'stored OXIO line was made for another activation; ignoring it');
+      return undefined;
+    }
     if (!isLiveLine(line)) {
       log.warn({ lineId, status: line.status }, 'stored OXIO line is no longer live; checking the end user’s lines');
       return undefined;
@@ -232,24 +297,32 @@ export class OxioClient {
     return line;
   }
 
-  private createLine(req: ProvisionEsimRequest, endUserId: string, log: Logger): Promise<OxioLine> {
-    const body = requestBody(createLineRequestSchema, 'create line', {
+  private createLine(req: ProvisionEsimRequest, endUserId: string, reference: string, log: Logger): Promise<OxioLine> {
+    const operation = 'create line';
+    const body = requestBody(createLineRequestSchema, operation, {
       lineType: 'LINE_TYPE_MOBILITY',
       countryCode: 'US',
       sim: { simType: 'EMBEDDED' },
       endUserId,
       phoneNumberRequirements: { preferredAreaCode: req.preferredAreaCode },
       activateOnAttach: false,
+      externalReference: reference,
     });
-    const headers = { [idempotencyKeyHeader]: lineIdempotencyKey(req.activationId, endUserId) };
+    const headers = { [idempotencyKeyHeader]: lineIdempotencyKey(req.activationKey) };
     log.info({ endUserId }, 'creating the OXIO line');
     // A timeout or 5xx may come after OXIO committed the line: list the lines before every retry
-    // and adopt one if it is there, so the POST is never repeated once a line exists.
+    // and adopt this activation's line if it is there, so the POST is not repeated once it exists.
     return this.withRetries(
-      'create line',
-      () => this.once({ operation: 'create line', method: 'POST', path: oxioPaths.createLine, body, headers, answer: lineResponseSchema }),
+      operation,
       async () => {
-        const line = pickLiveLine(await this.listLines(endUserId));
+        const line = await this.once({ operation, method: 'POST', path: oxioPaths.createLine, body, headers, answer: lineResponseSchema });
+        if ((line.externalReference && line.externalReference !== reference) || (line.endUserId && line.endUserId !== endUserId)) {
+          throw new OxioError(`OXIO ${operation}: answered with line ${line.lineId} of another activation`, { retryable: false, operation });
+        }
+        return line;
+      },
+      async () => {
+        const line = ownLine(await this.listLines(endUserId), endUserId, reference, log);
         if (line) log.info({ endUserId, lineId: line.lineId, status: line.status }, 'the OXIO line exists after all; adopting it');
         return line;
       },
@@ -402,14 +475,26 @@ export class OxioClient {
     );
   }
 
+  /** OXIO echoes request fields in its errors; these end up in logs and in `last_error`. */
   private redact(text: string | undefined): string | undefined {
     if (!text) return text;
-    return this.secrets.reduce((t, secret) => t.split(secret).join('[redacted]'), text);
+    const withoutSecrets = this.secrets.reduce((t, secret) => t.split(secret).join('[redacted]'), text);
+    return withoutSecrets.replace(EMAIL_IN_TEXT, (email) => maskEmail(email));
   }
 }
 
-function pickLiveLine(lines: OxioLine[]): OxioLine | undefined {
-  const live = lines.filter(isLiveLine);
+/** Anything shaped like an address (local part, @, domain), wherever it appears in a message. */
+const EMAIL_IN_TEXT = /[^\s@"'<>()[\]{},;:]+@[^\s@"'<>()[\]{},;:]+/g;
+
+/**
+ * This activation's line among a search answer: it must carry the activation's reference and
+ * belong to the end user asked about. Anything else (a filter OXIO ignored, another activation's
+ * line of the same end user) is never adopted.
+ */
+function ownLine(lines: OxioLine[], endUserId: string, reference: string, log: Logger): OxioLine | undefined {
+  const own = lines.filter((l) => l.externalReference === reference && (!l.endUserId || l.endUserId === endUserId));
+  if (own.length < lines.length) log.debug({ endUserId, returned: lines.length, own: own.length }, 'OXIO lines of other activations ignored');
+  const live = own.filter(isLiveLine);
   return live.find((l) => l.status === 'ACTIVE') ?? live[0];
 }
 

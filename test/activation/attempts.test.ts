@@ -24,9 +24,10 @@ describe('resuming a dead worker\'s activation', () => {
     return rows[0]!.id;
   }
 
-  it('resumes below the cap and marks failed at the cap, without calling OXIO again', async () => {
+  it('resumes below the cap and, at the cap, marks failed after the carrier was checked for a line, creating nothing', async () => {
     const spent = await activationWithExpiredLease('spent@example.com', 3);
     const provisioned: number[] = [];
+    const checked: number[] = [];
     const worker = new ActivationWorker({
       db: t.db,
       logger: pino({ level: 'silent' }),
@@ -38,6 +39,10 @@ describe('resuming a dead worker\'s activation', () => {
           provisioned.push(req.activationId);
           return { endUserId: 'eu', lineId: `line-${req.activationId}`, iccid: '8901000000000000001', phoneNumber: '+15550000001', activationCode: 'LPA:1$smdp.example$ABC' };
         },
+        async findExistingLine(req) {
+          checked.push(req.activationId);
+          return { state: 'none' };
+        },
       },
     });
     const fresh = await activationWithExpiredLease('fresh@example.com', 1);
@@ -48,5 +53,6 @@ describe('resuming a dead worker\'s activation', () => {
     expect(rows.find((r) => r.id === spent)).toMatchObject({ status: 'failed', last_error: 'gave up after 3 attempts' });
     expect(rows.find((r) => r.id === fresh)!.status).toBe('active');
     expect(provisioned).toEqual([fresh]);
+    expect(checked).toEqual([spent]);
   });
 });

@@ -89,7 +89,7 @@ describe('the activation e-mail', () => {
   });
 
   it('reports an unreachable server within the timeout', async () => {
-    const unreachable = createMailer({ smtpUrl: 'smtp://127.0.0.1:1', logger, timeoutMs: 2000 });
+    const unreachable = createMailer({ smtpUrl: 'smtp://127.0.0.1:1', logger, timeouts: { connectionMs: 2000 } });
     try {
       await expect(unreachable.send({ from: 'a@b.c', to: 'd@e.f', text: 'x' })).rejects.toMatchObject({ code: 'ESOCKET' });
     } finally {
@@ -98,7 +98,13 @@ describe('the activation e-mail', () => {
   });
 
   it('insists on STARTTLS off this host, plain on loopback, and lets URL options win', async () => {
-    expect(smtpTransportOptions('smtp://user:pw@smtp.example.com:587')).toMatchObject({ requireTLS: true, socketTimeout: 10_000, connectionTimeout: 10_000 });
+    // RFC 5321 §4.5.3.2 waits: 5 min for the greeting, 10 min for the reply to the final ".".
+    expect(smtpTransportOptions('smtp://user:pw@smtp.example.com:587')).toMatchObject({
+      requireTLS: true,
+      greetingTimeout: 300_000,
+      socketTimeout: 600_000,
+      connectionTimeout: 360_000,
+    });
     expect(smtpTransportOptions('smtp://127.0.0.1:2525')).toMatchObject({ ignoreTLS: true });
     expect(smtpTransportOptions('smtp://localhost:2525')).toMatchObject({ ignoreTLS: true });
     expect(smtpTransportOptions('smtps://smtp.example.com')).not.toHaveProperty('requireTLS');

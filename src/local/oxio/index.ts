@@ -1,2 +1,2 @@
 export { startLocalOxio } from './server.js';
-export type { FailureMode, FailureRule, LocalOxio, LocalOxioLine, LocalOxioOptions, LocalOxioStats } from './server.js';
+export type { FailureMode, FailureRule, LocalOxio, LocalOxioLine, LocalOxioOptions, LocalOxioSearchOptions, LocalOxioStats } from './server.js';

@@ -28,9 +28,17 @@ export interface LocalOxioOptions {
   logger?: Logger;
 }
 
+export interface LocalOxioSearchOptions {
+  /** Searches ignore their filters: every end user, every line, whoever asked (a client must not trust them). */
+  ignoreFilters: boolean;
+}
+
 export interface LocalOxioLine {
   lineId: string;
   endUserId: string;
+  /** The end user's external id, if the client sent one. */
+  endUserExternalId?: string;
+  externalReference?: string;
   email: string;
   status: string;
   phoneNumber: string;
@@ -54,6 +62,8 @@ export interface LocalOxio {
   setLatency(ms: number): void;
   setFailureRate(rate: number): void;
   setInitiatingMs(ms: number): void;
+  /** How loosely searches answer (for tests of what a client trusts). */
+  setSearch(o: LocalOxioSearchOptions): void;
   /**
    * The next `times` (default 1) matching requests: 'error' → 503 without doing anything;
    * 'timeout' → the request is carried out but its answer is held for delayMs (default 30 s);
@@ -75,6 +85,7 @@ export async function startLocalOxio(opts: LocalOxioOptions = {}): Promise<Local
     latencyMs: Math.max(0, opts.latencyMs ?? 20),
     failureRate: clampRate(opts.failureRate ?? 0),
     initiatingMs: Math.max(0, opts.initiatingMs ?? 0),
+    ignoreSearchFilters: false,
   };
   const log = opts.logger?.child({ component: 'local-oxio' });
   const store = new LocalOxioStore();
@@ -142,15 +153,22 @@ export async function startLocalOxio(opts: LocalOxioOptions = {}): Promise<Local
   app.use(express.json({ limit: '100kb' }));
 
   app.get('/v2/end-users', (req, res) => {
-    const email = typeof req.query.email === 'string' ? req.query.email : undefined;
-    res.json({ endUsers: store.findEndUsers(email).map(endUserView) });
+    const filter = {
+      email: typeof req.query.email === 'string' ? req.query.email : undefined,
+      externalId: typeof req.query.externalId === 'string' ? req.query.externalId : undefined,
+    };
+    res.json({ endUsers: store.findEndUsers(settings.ignoreSearchFilters ? {} : filter).map(endUserView) });
   });
 
   app.post('/v2/end-users', (req, res) => {
     const body = record(req.body);
     const problems: string[] = [];
     if (typeof body.email !== 'string' || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(body.email.trim())) {
-      problems.push('email must be a valid e-mail address');
+      // Echoes the value, as many APIs do: a client must not copy such messages into its logs as-is.
+      problems.push(`email must be a valid e-mail address, got ${JSON.stringify(body.email ?? null)}`);
+    }
+    if (body.externalId !== undefined && (typeof body.externalId !== 'string' || !body.externalId.trim())) {
+      problems.push('externalId must be a non-empty string');
     }
     for (const name of ['firstName', 'lastName'] as const) {
       const value = body[name];
@@ -160,8 +178,18 @@ export async function startLocalOxio(opts: LocalOxioOptions = {}): Promise<Local
     if (typeof sex !== 'string' || !['UNSPECIFIED', 'MALE', 'FEMALE'].includes(sex)) problems.push('sex must be UNSPECIFIED, MALE or FEMALE');
     if (problems.length) return sendValidationError(res, problems);
     const email = String(body.email);
-    if (store.findEndUsers(email).length) return sendError(res, 409, 'An end user with this email already exists');
-    const user = store.createEndUser({ email, firstName: String(body.firstName), lastName: String(body.lastName), sex: String(sex) });
+    // The customer's key is unique; an e-mail address is not (two accounts may share one).
+    const externalId = typeof body.externalId === 'string' ? body.externalId.trim() : undefined;
+    if (externalId && store.findEndUsers({ externalId }).length) {
+      return sendError(res, 409, `An end user with externalId ${externalId} already exists`);
+    }
+    const user = store.createEndUser({
+      email,
+      firstName: String(body.firstName),
+      lastName: String(body.lastName),
+      sex: String(sex),
+      ...(externalId ? { externalId } : {}),
+    });
     res.status(201).json(endUserView(user));
   });
 
@@ -178,6 +206,9 @@ export async function startLocalOxio(opts: LocalOxioOptions = {}): Promise<Local
     }
     if (body.activateOnAttach !== undefined && typeof body.activateOnAttach !== 'boolean') problems.push('activateOnAttach must be a boolean');
     if (body.planId !== undefined && (typeof body.planId !== 'string' || !body.planId)) problems.push('planId must be a non-empty string');
+    if (body.externalReference !== undefined && (typeof body.externalReference !== 'string' || !body.externalReference)) {
+      problems.push('externalReference must be a non-empty string');
+    }
     if (problems.length) return sendValidationError(res, problems);
 
     const endUserId = String(body.endUserId);
@@ -196,6 +227,7 @@ export async function startLocalOxio(opts: LocalOxioOptions = {}): Promise<Local
       endUserId,
       activateOnAttach: body.activateOnAttach === true,
       planId: typeof body.planId === 'string' ? body.planId : undefined,
+      externalReference: typeof body.externalReference === 'string' ? body.externalReference : undefined,
       initiatingMs: settings.initiatingMs,
       idempotencyKey,
     });
@@ -207,7 +239,8 @@ export async function startLocalOxio(opts: LocalOxioOptions = {}): Promise<Local
     const { endUserId } = req.params;
     if (!store.endUser(endUserId)) return sendError(res, 404, `End user ${endUserId} not found`);
     const now = Date.now();
-    res.json({ lines: store.linesOf(endUserId).map((l) => lineView(l, now)) });
+    const lines = settings.ignoreSearchFilters ? store.lines() : store.linesOf(endUserId);
+    res.json({ lines: lines.map((l) => lineView(l, now)) });
   });
 
   app.get('/v3/lines/:lineId', (req, res) => {
@@ -267,6 +300,9 @@ export async function startLocalOxio(opts: LocalOxioOptions = {}): Promise<Local
     setInitiatingMs: (ms) => {
       settings.initiatingMs = Math.max(0, ms);
     },
+    setSearch: (o) => {
+      settings.ignoreSearchFilters = o.ignoreFilters;
+    },
     injectFailure: (f) => failures.add(f),
     clearFailures: () => failures.clear(),
     lines: () => {
@@ -274,6 +310,8 @@ export async function startLocalOxio(opts: LocalOxioOptions = {}): Promise<Local
       return store.lines().map((l) => ({
         lineId: l.lineId,
         endUserId: l.endUserId,
+        endUserExternalId: store.endUser(l.endUserId)?.externalId,
+        externalReference: l.externalReference,
         email: store.endUser(l.endUserId)?.email ?? '',
         status: lineStatus(l, now),
         phoneNumber: l.phoneNumber,

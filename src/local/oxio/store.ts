@@ -7,6 +7,8 @@ export const SMDP_ADDRESS = 'smdp.sim.local';
 
 export interface EndUserRecord {
   endUserId: string;
+  /** The customer's own key for this end user, if it sent one. */
+  externalId?: string;
   email: string;
   firstName: string;
   lastName: string;
@@ -22,6 +24,8 @@ export interface LineRecord {
   activationCode: string;
   activateOnAttach: boolean;
   planId?: string;
+  /** The customer's reference for this line, echoed in every answer. */
+  externalReference?: string;
   createdAt: number;
   /** The line reads as INITIATING before this instant, ACTIVE from it on. */
   activeAt: number;
@@ -36,18 +40,19 @@ export class LocalOxioStore {
   lineCreates = 0;
   endUserCreates = 0;
 
-  findEndUsers(email?: string): EndUserRecord[] {
-    const all = [...this.endUsers.values()];
-    if (email === undefined) return all;
-    const wanted = email.trim().toLowerCase();
-    return all.filter((u) => u.email.toLowerCase() === wanted);
+  /** End users matching every filter given (none given: all of them). */
+  findEndUsers(filter: { email?: string; externalId?: string } = {}): EndUserRecord[] {
+    const email = filter.email?.trim().toLowerCase();
+    return [...this.endUsers.values()].filter(
+      (u) => (email === undefined || u.email.toLowerCase() === email) && (filter.externalId === undefined || u.externalId === filter.externalId),
+    );
   }
 
   endUser(endUserId: string): EndUserRecord | undefined {
     return this.endUsers.get(endUserId);
   }
 
-  createEndUser(input: { email: string; firstName: string; lastName: string; sex: string }): EndUserRecord {
+  createEndUser(input: { email: string; firstName: string; lastName: string; sex: string; externalId?: string }): EndUserRecord {
     const user: EndUserRecord = { endUserId: randomUUID(), createdAt: new Date().toISOString(), ...input, email: input.email.trim() };
     this.endUsers.set(user.endUserId, user);
     this.endUserCreates++;
@@ -59,7 +64,14 @@ export class LocalOxioStore {
     return this.idempotency.get(key);
   }
 
-  createLine(input: { endUserId: string; activateOnAttach: boolean; planId?: string; initiatingMs: number; idempotencyKey?: string }): LineRecord {
+  createLine(input: {
+    endUserId: string;
+    activateOnAttach: boolean;
+    planId?: string;
+    externalReference?: string;
+    initiatingMs: number;
+    idempotencyKey?: string;
+  }): LineRecord {
     const now = Date.now();
     const matchingId = randomBytes(16).toString('hex').toUpperCase();
     const line: LineRecord = {
@@ -70,6 +82,7 @@ export class LocalOxioStore {
       activationCode: `LPA:1$${SMDP_ADDRESS}$${matchingId}`,
       activateOnAttach: input.activateOnAttach,
       planId: input.planId,
+      ...(input.externalReference ? { externalReference: input.externalReference } : {}),
       createdAt: now,
       activeAt: now + Math.max(0, input.initiatingMs),
     };
@@ -144,6 +157,7 @@ export function lineView(line: LineRecord, now = Date.now()): OxioLineWire & Rec
     countryCode: 'US',
     activateOnAttach: line.activateOnAttach,
     ...(line.planId ? { planId: line.planId } : {}),
+    ...(line.externalReference ? { externalReference: line.externalReference } : {}),
     createdAt: new Date(line.createdAt).toISOString(),
     phoneNumbers: [phoneNumber],
     sim: {

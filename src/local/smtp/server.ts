@@ -1,6 +1,7 @@
 // Local SMTP stand-in: a real SMTP server (plain, no TLS, no auth) on the loopback interface that
 // keeps the last messages in memory for the mailbox page and tests. `setDown(true)` answers 421
-// to everything, so the outbox's retry path can be exercised end to end.
+// to everything, so the outbox's retry path can be exercised end to end; `setReplyDelay(ms)` keeps
+// each message but answers its final "." only after `ms`, like a slow relay (content scanning).
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { simpleParser, type AddressObject } from 'mailparser';
@@ -47,6 +48,8 @@ export interface LocalSmtp {
   waitFor(pred: (m: StoredMail) => boolean, timeoutMs?: number): Promise<StoredMail>;
   /** While down, every connection and transaction is refused with 421 (service not available). */
   setDown(down: boolean): void;
+  /** Each message is kept at once, but the reply to its final "." waits this long (0: none). */
+  setReplyDelay(ms: number): void;
   clear(): void;
   close(): Promise<void>;
 }
@@ -86,6 +89,7 @@ export async function startLocalSmtp(opts: LocalSmtpOptions = {}): Promise<Local
   const stored: StoredMail[] = [];
   const arrivals = new EventEmitter();
   let down = false;
+  let replyDelayMs = 0;
   let nextId = 1;
 
   const server = new SMTPServer({
@@ -140,6 +144,7 @@ export async function startLocalSmtp(opts: LocalSmtpOptions = {}): Promise<Local
           if (stored.length > capacity) stored.splice(0, stored.length - capacity);
           log?.info({ mailId: mail.id, subject: mail.subject, attachments: mail.attachments.length }, 'local SMTP received a message');
           arrivals.emit('mail', mail);
+          if (replyDelayMs > 0) await new Promise((r) => setTimeout(r, replyDelayMs));
           callback(null, `OK: stored as ${mail.id}`);
         })
         .catch((err: Error) => {
@@ -188,6 +193,9 @@ export async function startLocalSmtp(opts: LocalSmtpOptions = {}): Promise<Local
     setDown(value) {
       down = value;
       log?.info({ down }, value ? 'local SMTP set down (answers 421)' : 'local SMTP back up');
+    },
+    setReplyDelay(ms) {
+      replyDelayMs = ms;
     },
     clear() {
       stored.length = 0;

@@ -17,6 +17,8 @@ export interface ApiDeps {
   failures: FailureInjector;
   events: { byId(id: string): StripeEventObject | undefined; newestFirst(): StripeEventObject[] };
   latencyMs: number;
+  /** Told of every API request as it arrives (before any latency), for tests that count calls. */
+  onRequest(method: string, path: string): void;
   logger: Logger;
   /** Adds to the time the stats must not count (injected latency and hangs). */
   excludeFromStats(res: Response, ms: number): void;
@@ -43,7 +45,8 @@ export function createApiRouter(deps: ApiDeps): Router {
 
   // ── pipeline ────────────────────────────────────────────────────────────────────────────────
 
-  api.use(async (_req, res, next) => {
+  api.use(async (req, res, next) => {
+    deps.onRequest(req.method, req.baseUrl + req.path);
     if (deps.latencyMs > 0) {
       await sleep(deps.latencyMs);
       deps.excludeFromStats(res, deps.latencyMs);
@@ -248,6 +251,15 @@ export function createApiRouter(deps: ApiDeps): Router {
     route((ctx, req) => {
       const p = new Params(ctx.params, []);
       return expand(renderInvoice(render, store.invoice(String(req.params.id))), p.expand());
+    }),
+  );
+
+  api.delete(
+    '/invoices/:id',
+    route((ctx, req) => {
+      new Params(ctx.params, []);
+      const invoice = store.deleteDraft(String(req.params.id));
+      return { id: invoice.id, object: 'invoice', deleted: true };
     }),
   );
 

@@ -69,6 +69,8 @@ export interface LocalStripe {
   voidInvoice(invoiceId: string): Promise<void>;
   markUncollectible(invoiceId: string): Promise<void>;
   counts(): { customers: number; invoices: number; openInvoices: number };
+  /** API requests received (method and path, e.g. `GET /v1/invoices/in_…`), oldest first, up to eventHistoryLimit. */
+  apiRequests(): Array<{ method: string; path: string }>;
   /** Requests served and milliseconds spent inside the stand-in (arrival → response end, excluding injected latency). */
   stats(): { requests: number; handlerMs: number };
   close(): Promise<void>;
@@ -116,6 +118,7 @@ export async function startLocalStripe(opts: LocalStripeOptions = {}): Promise<L
   let handlerMs = 0;
   const excluded = new WeakMap<Response, number>();
   const failures = new FailureInjector();
+  const apiRequests: Array<{ method: string; path: string }> = [];
 
   const app = express();
   app.disable('x-powered-by');
@@ -143,6 +146,10 @@ export async function startLocalStripe(opts: LocalStripeOptions = {}): Promise<L
       failures,
       events: { byId: (id) => eventsById.get(id), newestFirst: () => [...eventLog].reverse() },
       latencyMs: opts.latencyMs ?? 0,
+      onRequest: (method, path) => {
+        apiRequests.push({ method, path });
+        if (apiRequests.length > eventHistoryLimit) apiRequests.shift();
+      },
       logger,
       excludeFromStats: (res, ms) => excluded.set(res, (excluded.get(res) ?? 0) + ms),
     }),
@@ -206,6 +213,7 @@ export async function startLocalStripe(opts: LocalStripeOptions = {}): Promise<L
     voidInvoice: (invoiceId) => asPromise(() => store.void(invoiceId, null)),
     markUncollectible: (invoiceId) => asPromise(() => store.markUncollectible(invoiceId, null)),
     counts: () => store.counts(),
+    apiRequests: () => apiRequests.map((r) => ({ ...r })),
     stats: () => ({ requests, handlerMs }),
     close: () => {
       closed ??= new Promise<void>((resolve) => {

@@ -321,6 +321,20 @@ export class LocalStripeStore {
     return invoice;
   }
 
+  /** `DELETE /v1/invoices/:id`: as at Stripe, only a draft can be deleted; it is gone afterwards. */
+  deleteDraft(id: string): InvoiceRecord {
+    const invoice = this.invoice(id);
+    if (invoice.status !== 'draft') {
+      throw invalidRequest(`You can only delete draft invoices; invoice ${invoice.id} is ${invoice.status}.`);
+    }
+    this.invoices.delete(id);
+    this.invoiceOrder.splice(this.invoiceOrder.indexOf(invoice), 1);
+    const ofCustomer = this.invoicesByCustomer.get(invoice.customer) ?? [];
+    ofCustomer.splice(ofCustomer.indexOf(invoice), 1);
+    for (const itemId of invoice.itemIds) this.items.delete(itemId);
+    return invoice;
+  }
+
   void(id: string, origin: RequestOrigin | null): InvoiceRecord {
     const invoice = this.invoice(id);
     if (invoice.status !== 'open' && invoice.status !== 'uncollectible') {

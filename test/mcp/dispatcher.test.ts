@@ -1,0 +1,82 @@
+// The multiplexing transport with the real SDK server: internal ids are random, nobody outside can
+// cancel a request even knowing its id, and every request is answered once — by the server, at the
+// deadline, when its caller goes away, or at close.
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { JSONRPCRequest, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+import { describe, expect, it } from 'vitest';
+import { createMcpDispatcher } from '../../src/mcp/dispatcher.js';
+
+const extra: MessageExtraInfo = {};
+const call = (id: number): JSONRPCRequest => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'wait', arguments: {} } });
+
+/** A server with one tool that runs until released, and tells which internal id it ran under. */
+function waitingServer() {
+  const started: Array<{ requestId: string | number; signal: AbortSignal; release(): void }> = [];
+  const server = new McpServer({ name: 't', version: '1' });
+  server.registerTool('wait', { description: 'waits', inputSchema: {} }, (_args, ctx) => {
+    return new Promise((resolve) => {
+      started.push({ requestId: ctx.requestId, signal: ctx.signal, release: () => resolve({ content: [{ type: 'text', text: 'done' }] }) });
+    });
+  });
+  return { server, started };
+}
+
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(check()).toBe(true);
+};
+
+describe('createMcpDispatcher', () => {
+  it('uses unguessable internal ids, and a cancellation naming one is not passed on', async () => {
+    const { server, started } = waitingServer();
+    const mcp = await createMcpDispatcher(server, { timeoutMs: 60_000 });
+    const answer = mcp.request(call(7), extra);
+    await until(() => started.length === 1);
+    const internal = String(started[0]!.requestId);
+    expect(internal).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    mcp.notify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: internal } }, extra);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(started[0]!.signal.aborted).toBe(false);
+    started[0]!.release();
+    expect(await answer).toEqual({ jsonrpc: '2.0', id: 7, result: { content: [{ type: 'text', text: 'done' }] } });
+    expect(mcp.inFlight()).toBe(0);
+    await mcp.close();
+  });
+
+  it('answers at the deadline with -32001 and stops the handler', async () => {
+    const { server, started } = waitingServer();
+    const mcp = await createMcpDispatcher(server, { timeoutMs: 50 });
+    const answer = await mcp.request(call(1), extra);
+    expect(answer).toMatchObject({ jsonrpc: '2.0', id: 1, error: { code: -32001 } });
+    expect(mcp.inFlight()).toBe(0);
+    await until(() => started[0]!.signal.aborted);
+    await mcp.close();
+  });
+
+  it('forgets a request whose caller went away', async () => {
+    const { server, started } = waitingServer();
+    const mcp = await createMcpDispatcher(server, { timeoutMs: 60_000 });
+    const hangUp = new AbortController();
+    const answer = mcp.request(call(2), extra, hangUp.signal);
+    await until(() => started.length === 1);
+    hangUp.abort();
+    expect(await answer).toMatchObject({ id: 2, error: { code: -32000 } });
+    expect(mcp.inFlight()).toBe(0);
+    await until(() => started[0]!.signal.aborted);
+    await mcp.close();
+  });
+
+  it('close answers every request in flight, and later ones at once', async () => {
+    const { server, started } = waitingServer();
+    const mcp = await createMcpDispatcher(server, { timeoutMs: 60_000 });
+    const answers = [mcp.request(call(3), extra), mcp.request(call(4), extra)];
+    await until(() => started.length === 2);
+    await mcp.close();
+    expect(await Promise.all(answers)).toMatchObject([
+      { id: 3, error: { code: -32000 } },
+      { id: 4, error: { code: -32000 } },
+    ]);
+    expect(await mcp.request(call(5), extra)).toMatchObject({ id: 5, error: { code: -32000 } });
+    expect(mcp.inFlight()).toBe(0);
+  });
+});
