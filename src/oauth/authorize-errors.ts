@@ -10,24 +10,9 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { PAGES_PATH, readBrowserNonce } from './browser.js';
-import { contentSecurityPolicy, messagePage } from './pages.js';
-import { hashSecret, randomSecret } from './secrets.js';
+import { sendMessagePage } from './pages.js';
+import { hashSecret } from './secrets.js';
 import { oauthStore } from './store.js';
-
-function sendPage(res: Response, status: number, title: string, message: string): void {
-  const nonce = randomSecret('', 16);
-  res
-    .status(status)
-    .set({
-      'content-type': 'text/html; charset=utf-8',
-      'cache-control': 'no-store',
-      'content-security-policy': contentSecurityPolicy({ nonce }),
-      'x-frame-options': 'DENY',
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
-    })
-    .send(messagePage({ nonce, title, message }));
-}
 
 const paramsOf = (req: Request) => ((req.method === 'POST' ? req.body : req.query) ?? {}) as Record<string, unknown>;
 
@@ -58,7 +43,7 @@ export function guardAuthorizeErrors(deps: { db: Database; logger: Logger; clien
       try {
         error = new URL(url);
       } catch {
-        return sendPage(res, 400, 'Sign-in request not valid', 'The assistant sent a sign-in request this site cannot accept. Go back to your assistant and try again.');
+        return sendMessagePage(res, 400, 'Sign-in request not valid', 'The assistant sent a sign-in request this site cannot accept. Go back to your assistant and try again.');
       }
       answeredBefore(req).then(
         (trusted) => {
@@ -70,13 +55,13 @@ export function guardAuthorizeErrors(deps: { db: Database; logger: Logger; clien
           );
           if (trusted) return redirect(status, url);
           if (error.searchParams.get('error') === 'server_error') {
-            return sendPage(res, 503, 'Please try again', 'Something went wrong on our side. Go back to your assistant and try again in a moment.');
+            return sendMessagePage(res, 503, 'Please try again', 'Something went wrong on our side. Go back to your assistant and try again in a moment.');
           }
-          sendPage(res, 400, 'Sign-in request not valid', `The assistant sent a sign-in request this site cannot accept (${reason.slice(0, 300)}). Go back to your assistant and try again.`);
+          sendMessagePage(res, 400, 'Sign-in request not valid', `The assistant sent a sign-in request this site cannot accept (${reason.slice(0, 300)}). Go back to your assistant and try again.`);
         },
         (err: unknown) => {
           deps.logger.warn({ err }, 'oauth authorization error: consent look-up failed');
-          sendPage(res, 503, 'Please try again', 'Something went wrong on our side. Go back to your assistant and try again in a moment.');
+          sendMessagePage(res, 503, 'Please try again', 'Something went wrong on our side. Go back to your assistant and try again in a moment.');
         },
       );
     }) as Response['redirect'];

@@ -8,12 +8,12 @@
 // - /register: per address, generous enough for one assistant's servers.
 // Addresses are req.ip (TRUST_PROXY hops); IPv6 counts per /64, what one host is usually given.
 // Windows are rows in the database, so the limits hold across instances.
-import { isIPv6 } from 'node:net';
 import type { Request, RequestHandler, Response } from 'express';
+import ipaddr from 'ipaddr.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
-import { messagePage, contentSecurityPolicy } from './pages.js';
-import { hashSecret, randomSecret } from './secrets.js';
+import { sendMessagePage } from './pages.js';
+import { hashSecret } from './secrets.js';
 import { oauthStore } from './store.js';
 
 export interface LimitSettings {
@@ -49,16 +49,12 @@ const bodyField = (req: Request, name: string, maxLength = 512): string | undefi
 
 /** The key a client address is counted under: IPv4 as is, IPv6 by its /64 (one host's usual share). */
 export function addressKey(ip: string): string {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
-  if (mapped) return mapped[1]!;
-  if (!isIPv6(ip)) return ip;
-  const [head = '', tail] = ip.split('::');
-  const front = head ? head.split(':') : [];
-  const back = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? front : [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill('0'), ...back];
-  return `${groups
+  if (!ipaddr.isValid(ip)) return ip;
+  const address = ipaddr.process(ip); // an IPv4-mapped IPv6 address becomes the IPv4 one
+  if (address.kind() === 'ipv4') return address.toString();
+  return `${(address as ipaddr.IPv6).parts
     .slice(0, 4)
-    .map((g) => parseInt(g, 16).toString(16))
+    .map((part) => part.toString(16))
     .join(':')}::/64`;
 }
 
@@ -88,16 +84,9 @@ export function createLimits(deps: {
       const wait = await over(`ip:${ip}`, settings.signInPerIpPerMinute);
       if (wait === undefined) return next();
       logger.warn({ ip, limit: settings.signInPerIpPerMinute }, 'oauth sign-in pages rate limited');
-      const nonce = randomSecret('', 16);
-      res
-        .status(429)
-        .set({
-          'retry-after': String(wait),
-          'cache-control': 'no-store',
-          'content-type': 'text/html; charset=utf-8',
-          'content-security-policy': contentSecurityPolicy({ nonce }),
-        })
-        .send(messagePage({ nonce, title: 'Too many attempts', message: `Too many sign-in requests from your network. Please wait ${wait} seconds and try again.` }));
+      sendMessagePage(res, 429, 'Too many attempts', `Too many sign-in requests from your network. Please wait ${wait} seconds and try again.`, {
+        'retry-after': String(wait),
+      });
     },
 
     async token(req, res, next) {

@@ -1,6 +1,8 @@
 // The sign-in and consent pages: plain HTML forms that work without JavaScript. Every value from a
 // client registration or a user is escaped; styles and the production sign-in script carry a
 // per-response nonce allowed by the Content-Security-Policy.
+import type { Response } from 'express';
+import { randomSecret } from './secrets.js';
 
 export function escapeHtml(value: unknown): string {
   return String(value ?? '')
@@ -25,6 +27,36 @@ export interface FirebaseWebConfig {
 /** The Firebase Web SDK version the production sign-in page loads. */
 export const FIREBASE_JS_VERSION = '10.12.2';
 const FIREBASE_JS = `https://www.gstatic.com/firebasejs/${FIREBASE_JS_VERSION}`;
+
+/**
+ * Sends one of these pages with its own CSP nonce and the headers every page carries (no caching,
+ * no framing, no sniffing).
+ */
+export function sendPage(
+  res: Response,
+  status: number,
+  render: (nonce: string) => string,
+  opts: { csp?: { formTargets?: string[]; firebase?: FirebaseWebConfig }; headers?: Record<string, string> } = {},
+): void {
+  const nonce = randomSecret('', 16);
+  res
+    .status(status)
+    .set({
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-security-policy': contentSecurityPolicy({ nonce, ...opts.csp }),
+      'x-frame-options': 'DENY',
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'same-origin',
+      ...opts.headers,
+    })
+    .send(render(nonce));
+}
+
+/** A page that only says something (errors, limits). */
+export function sendMessagePage(res: Response, status: number, title: string, message: string, headers?: Record<string, string>): void {
+  sendPage(res, status, (nonce) => messagePage({ nonce, title, message }), { headers });
+}
 
 export function contentSecurityPolicy(opts: { nonce: string; formTargets?: string[]; firebase?: FirebaseWebConfig }): string {
   const directives = [

@@ -14,7 +14,7 @@ import { mintEmulatorToken } from '../local/firebase/tokens.js';
 import { maskEmail, type Logger } from '../logger.js';
 import { PAGES_PATH, readBrowserNonce } from './browser.js';
 import type { Limits } from './limits.js';
-import { consentPage, contentSecurityPolicy, firebaseSignInPage, localSignInPage, messagePage, type FirebaseWebConfig } from './pages.js';
+import { consentPage, firebaseSignInPage, localSignInPage, messagePage, sendPage, type FirebaseWebConfig } from './pages.js';
 import type { OAuthProvider } from './provider.js';
 import { csrfToken, csrfTokenValid, hashSecret, randomSecret, safeEqual } from './secrets.js';
 import { oauthStore, type AuthorizationRequest } from './store.js';
@@ -53,20 +53,8 @@ export function createSignInRoutes(deps: SignInDeps): Router {
   const router = express.Router();
   const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 20 });
 
-  const send = (res: Response, status: number, render: (nonce: string) => string, csp: { formTargets?: string[]; firebase?: FirebaseWebConfig } = {}) => {
-    const nonce = randomSecret('', 16);
-    res
-      .status(status)
-      .set({
-        'content-type': 'text/html; charset=utf-8',
-        'cache-control': 'no-store',
-        'content-security-policy': contentSecurityPolicy({ nonce, ...csp }),
-        'x-frame-options': 'DENY',
-        'x-content-type-options': 'nosniff',
-        'referrer-policy': 'same-origin',
-      })
-      .send(render(nonce));
-  };
+  const send = (res: Response, status: number, render: (nonce: string) => string, csp: { formTargets?: string[]; firebase?: FirebaseWebConfig } = {}) =>
+    sendPage(res, status, render, { csp });
   /** 303 after a form post; the target (with a code, at the end) must not be cached on the way. */
   const seeOther = (res: Response, location: string) => {
     res.set({ 'cache-control': 'no-store', 'referrer-policy': 'same-origin' }).redirect(303, location);
