@@ -5,8 +5,10 @@
 // Each claim is one attempt (its number fences the writes): a worker whose lease ran out, e.g.
 // while the database was out of reach, cannot extend, retry or fail an activation another worker
 // resumed. Nothing is given up while the carrier holds a line for it: that line is delivered.
+import { backoffDelay } from '../backoff.js';
 import type { Database } from '../db/database.js';
 import { userStore, type User } from '../identity/user-store.js';
+import { WakeLoop } from '../jobs/wake-loop.js';
 import { maskEmail, type Logger } from '../logger.js';
 import { enqueueActivationEmail } from '../notify/outbox.js';
 import { activationStore, type Activation } from './activation-store.js';
@@ -38,6 +40,9 @@ export interface Provisioner {
 
 /** Waiting for a line the carrier is still provisioning once the attempts are used up. */
 const PROVISIONING_RECHECK_SECONDS = 600;
+const MAX_RETRY_SECONDS = 600;
+/** NOTIFY channel: a paid activation was queued. */
+const QUEUED_CHANNEL = 'dotm_activation_queued';
 
 /** Thrown by a test hook to stand for the process dying at that point: nothing more is written. */
 export class SimulatedCrash extends Error {}
@@ -64,11 +69,8 @@ export interface ActivationWorkerDeps {
 }
 
 export class ActivationWorker {
-  private stopped = true;
   private readonly inflight = new Set<Promise<void>>();
-  private wakeUp: (() => void) | undefined;
-  private loopDone: Promise<void> | undefined;
-  private unlisten: (() => Promise<void>) | undefined;
+  private readonly loop: WakeLoop;
   private waitingLogged = false;
   private readonly leaseSeconds: number;
   private readonly concurrency: number;
@@ -80,31 +82,28 @@ export class ActivationWorker {
     this.concurrency = deps.concurrency ?? 4;
     this.maxAttempts = deps.maxAttempts ?? 8;
     this.retryBaseSeconds = deps.retryBaseSeconds ?? 5;
+    this.loop = new WakeLoop({
+      name: 'activation worker',
+      db: deps.db,
+      channel: QUEUED_CHANNEL,
+      logger: deps.logger,
+      pollMs: deps.pollMs,
+      pass: () => this.startWhatMayStart(),
+    });
   }
 
-  async start(): Promise<void> {
-    if (!this.stopped) return;
-    this.stopped = false;
-    try {
-      this.unlisten = await this.deps.db.listen('dotm_activation_queued', () => this.wake());
-    } catch (err) {
-      this.deps.logger.warn({ err }, 'LISTEN unavailable; the activation worker polls');
-    }
-    this.loopDone = this.loop();
+  start(): Promise<void> {
+    return this.loop.start();
   }
 
   wake(): void {
-    this.wakeUp?.();
+    this.loop.wake();
   }
 
   /** Stop claiming, finish the activations in hand, stop. */
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.wake();
-    await this.loopDone;
+    await this.loop.stop();
     await Promise.allSettled([...this.inflight]);
-    await this.unlisten?.().catch(() => {});
   }
 
   /** Claims what may start now and processes it; resolves when those are done. For tests and tools. */
@@ -118,33 +117,18 @@ export class ActivationWorker {
     }
   }
 
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      let delay = this.deps.pollMs;
-      try {
-        while (!this.stopped && this.inflight.size < this.concurrency) {
-          const a = await this.claim();
-          if (!a) break;
-          const job: Promise<void> = this.process(a).finally(() => {
-            this.inflight.delete(job);
-            this.wake();
-          });
-          this.inflight.add(job);
-        }
-        if (this.inflight.size < this.concurrency) delay = await this.delayUntilNextSlot(delay);
-      } catch (err) {
-        this.deps.logger.error({ err }, 'activation worker tick failed; retrying');
-      }
-      if (this.stopped) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        this.wakeUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
+  /** One pass of the loop: claims up to the concurrency and starts each; returns how long to wait. */
+  private async startWhatMayStart(): Promise<number> {
+    while (!this.loop.stopping && this.inflight.size < this.concurrency) {
+      const activation = await this.claim();
+      if (!activation) break;
+      const job: Promise<void> = this.process(activation).finally(() => {
+        this.inflight.delete(job);
+        this.wake();
       });
-      this.wakeUp = undefined;
+      this.inflight.add(job);
     }
+    return this.inflight.size < this.concurrency ? this.delayUntilNextSlot(this.deps.pollMs) : this.deps.pollMs;
   }
 
   /** Sleep no longer than until the oldest start leaves the window, when the queue is waiting. */
@@ -209,7 +193,7 @@ export class ActivationWorker {
       const retryable = (err as { retryable?: boolean }).retryable !== false;
       const message = err instanceof Error ? err.message : String(err);
       if (retryable && a.attempts < this.maxAttempts) {
-        const retryIn = Math.min(600, this.retryBaseSeconds * 2 ** (a.attempts - 1));
+        const retryIn = backoffDelay(a.attempts - 1, { base: this.retryBaseSeconds, max: MAX_RETRY_SECONDS });
         log.warn({ err, attempt: a.attempts, retryInSeconds: retryIn }, 'activation attempt failed; will retry');
         await activationStore.scheduleRetry(db, a.id, a.attempts, message, retryIn).catch((e) => log.error({ err: e }, 'could not schedule retry'));
       } else {

@@ -3,6 +3,7 @@
 // of the key because Stripe replays a failed result for the same key, and before each new attempt
 // we look for what an earlier attempt may have created, so retries never create a second invoice.
 import Stripe from 'stripe';
+import { backoffDelay } from '../backoff.js';
 
 export type StripeInvoice = Stripe.Invoice;
 export type StripeEvent = Stripe.Event;
@@ -38,7 +39,7 @@ export const STRIPE_NETWORK_RETRIES = 1;
  */
 export function stripeCallMaxMs(timeoutMs: number, retries = STRIPE_NETWORK_RETRIES): number {
   let ms = (retries + 1) * timeoutMs;
-  for (let i = 1; i <= retries; i++) ms += Math.min(500 * 2 ** (i - 1), 5000);
+  for (let retry = 0; retry < retries; retry++) ms += backoffDelay(retry, { base: 500, max: 5000 });
   return ms;
 }
 

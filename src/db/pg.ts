@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { backoffDelay } from '../backoff.js';
 import type { Logger } from '../logger.js';
 import type { Database, Queryable, QueryResult } from './database.js';
 
@@ -116,7 +117,7 @@ class PgListener {
 
   private scheduleReconnect(err: unknown): void {
     if (this.closed || this.channels.size === 0 || this.retryTimer) return;
-    const delay = Math.min(LISTEN_RETRY_MAX_MS, LISTEN_RETRY_MIN_MS * 2 ** this.failures);
+    const delay = backoffDelay(this.failures, { base: LISTEN_RETRY_MIN_MS, max: LISTEN_RETRY_MAX_MS });
     this.failures += 1;
     if (err !== undefined) {
       this.log?.warn({ err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'LISTEN connection failed; retrying');

@@ -9,6 +9,23 @@ export interface RegistrationService {
   register(caller: Caller): Promise<User>;
 }
 
+/**
+ * The user row of a signed-in person with an e-mail address, created on first sight (and logged
+ * once, with where they came from); a later sign-in refreshes the address. Counts no call and
+ * checks nothing more: the OAuth sign-in records the user this way before consent.
+ */
+export async function recordUser(
+  deps: { db: Database; logger: Logger },
+  caller: Caller & { email: string },
+  via?: string,
+): Promise<User> {
+  const user = await userStore.upsertFromToken(deps.db, { uid: caller.uid, email: caller.email, emailVerified: caller.emailVerified });
+  if (user.inserted) {
+    deps.logger.info({ userId: user.id, uid: caller.uid, email: maskEmail(caller.email), ...(via ? { via } : {}) }, 'user registered');
+  }
+  return user;
+}
+
 export function createRegistrationService(deps: { db: Database; logger: Logger; callsPerMinute: number }): RegistrationService {
   return {
     async register(caller) {
@@ -18,10 +35,7 @@ export function createRegistrationService(deps: { db: Database; logger: Logger; 
           'Your sign-in did not include an e-mail address. Sign in with an account that has an e-mail address: the invoice and the eSIM QR code are sent there.',
         );
       }
-      const user = await userStore.upsertFromToken(deps.db, { uid: caller.uid, email: caller.email, emailVerified: caller.emailVerified });
-      if (user.inserted) {
-        deps.logger.info({ userId: user.id, uid: caller.uid, email: maskEmail(caller.email) }, 'user registered');
-      }
+      const user = await recordUser(deps, { ...caller, email: caller.email });
       const calls = await userStore.countCall(deps.db, user.id);
       if (calls > deps.callsPerMinute) {
         throw new AppError('rate_limited', `Too many requests for this account (limit ${deps.callsPerMinute} a minute). Please wait a minute and try again.`);

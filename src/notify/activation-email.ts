@@ -2,8 +2,9 @@
 // and Android, the one-tap install links and the manual-entry details. Built from plain data so
 // the outbox can rebuild the same message for every retry.
 import type { SendMailOptions } from 'nodemailer';
+import { parseActivationCode } from '../telecom/activation-code.js';
 import { escapeHtml } from './html.js';
-import { installLinks, parseActivationCode } from './lpa.js';
+import { installLinks } from './install-links.js';
 
 export const QR_ATTACHMENT_FILENAME = 'dotm-esim-qr.png';
 export const ACTIVATION_EMAIL_SUBJECT = 'Your DOTM Global Data eSIM is ready';

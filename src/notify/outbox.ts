@@ -10,15 +10,17 @@
 // A crash between send and mark means one more send after the lease expires. Every copy carries the
 // same Message-ID, so relays and mail clients can recognise it.
 import type { SendMailOptions } from 'nodemailer';
+import { backoffDelay } from '../backoff.js';
 import type { Database, Queryable } from '../db/database.js';
+import { WakeLoop } from '../jobs/wake-loop.js';
 import { maskEmail, type Logger } from '../logger.js';
 import { buildActivationEmail } from './activation-email.js';
 import { MailOutcomeUnknownError, RFC5321_TIMEOUTS } from './mailer.js';
+import { OUTBOX_CHANNEL, outboxStore, type OutboxRow } from './outbox-store.js';
 import { renderQrPng } from './qr.js';
 
+export { OUTBOX_CHANNEL } from './outbox-store.js';
 export const ACTIVATION_EMAIL_KIND = 'activation_qr';
-/** NOTIFY channel: an enqueued row wakes the outbox of every instance (after the commit). */
-export const OUTBOX_CHANNEL = 'email_outbox';
 
 // The lease is the longest send plus this margin for rendering and the database round trips.
 const LEASE_MARGIN_SECONDS = 60;
@@ -26,6 +28,7 @@ const MAX_BACKOFF_MS = 10 * 60_000;
 const MAX_ERROR_LENGTH = 1000;
 /** Tries to record a send's outcome over about 6 s (waits of 200 ms doubling). */
 const RECORD_ATTEMPTS = 6;
+const RECORD_BACKOFF = { base: 200, max: 3200 };
 
 export interface ActivationEmailRequest {
   activationId: number;
@@ -36,13 +39,12 @@ export interface ActivationEmailRequest {
 
 /** Called inside the transaction that completes an activation; idempotent (UNIQUE kind+activation_id). */
 export async function enqueueActivationEmail(tx: Queryable, e: ActivationEmailRequest): Promise<void> {
-  await tx.query(
-    `INSERT INTO email_outbox (kind, activation_id, recipient, payload)
-     VALUES ($1, $2, $3, $4::jsonb)
-     ON CONFLICT (kind, activation_id) DO NOTHING`,
-    [ACTIVATION_EMAIL_KIND, e.activationId, e.recipient, JSON.stringify({ phoneNumber: e.phoneNumber, activationCode: e.activationCode })],
-  );
-  await tx.query(`SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL]);
+  await outboxStore.enqueue(tx, {
+    kind: ACTIVATION_EMAIL_KIND,
+    activationId: e.activationId,
+    recipient: e.recipient,
+    payload: { phoneNumber: e.phoneNumber, activationCode: e.activationCode },
+  });
 }
 
 export interface OutboxMailer {
@@ -61,15 +63,6 @@ export interface EmailOutboxDeps {
   pollMs?: number;
   /** Retry n (n = 1, 2, …) waits base·2^(n-1), capped at 10 minutes. Default 1000. */
   backoffBaseMs?: number;
-}
-
-interface ClaimedRow {
-  id: number;
-  kind: string;
-  activation_id: number | null;
-  recipient: string;
-  payload: unknown;
-  attempts: number;
 }
 
 /** Keeps e-mail addresses (e.g. in an SMTP "recipient rejected" reply) out of the logs. */
@@ -103,16 +96,10 @@ export class EmailOutbox {
   private readonly from: string;
   private readonly log: Logger;
   private readonly maxAttempts: number;
-  private readonly pollMs: number;
   private readonly backoffBaseMs: number;
   private readonly sendTimeoutMs: number;
   private readonly leaseSeconds: number;
-
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private wakeRequested = false;
-  private interruptSleep: (() => void) | undefined;
-  private unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
+  private readonly loop: WakeLoop;
 
   constructor(deps: EmailOutboxDeps) {
     this.db = deps.db;
@@ -120,39 +107,34 @@ export class EmailOutbox {
     this.from = deps.from;
     this.log = deps.logger.child({ component: 'email-outbox' });
     this.maxAttempts = Math.max(1, deps.maxAttempts);
-    this.pollMs = deps.pollMs ?? 2000;
     this.backoffBaseMs = deps.backoffBaseMs ?? 1000;
     this.sendTimeoutMs = deps.mailer.sendTimeoutMs ?? RFC5321_TIMEOUTS.sendMs;
     this.leaseSeconds = Math.ceil(this.sendTimeoutMs / 1000) + LEASE_MARGIN_SECONDS;
+    this.loop = new WakeLoop({
+      name: 'outbox',
+      db: this.db,
+      channel: OUTBOX_CHANNEL,
+      logger: this.log,
+      pollMs: deps.pollMs ?? 2000,
+      pass: async () => {
+        await this.drainOnce();
+      },
+    });
   }
 
   /** Starts the background loop: a poll every `pollMs`, and at once on wake() or a NOTIFY. */
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.unlisten = this.db.listen(OUTBOX_CHANNEL, () => this.wake()).catch((err: unknown) => {
-      this.log.warn({ err: describeError(err).message }, 'outbox: no NOTIFY subscription, polling only');
-      return undefined;
-    });
-    this.loop = this.run();
+    void this.loop.start();
   }
 
   /** A new row was enqueued: look now instead of at the next poll. */
   wake(): void {
-    this.wakeRequested = true;
-    this.interruptSleep?.();
+    this.loop.wake();
   }
 
   /** Finishes the e-mail being sent (if any), then stops. */
-  async stop(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    this.interruptSleep?.();
-    await this.loop;
-    const unlisten = await this.unlisten;
-    await unlisten?.().catch(() => {});
-    this.loop = undefined;
-    this.unlisten = undefined;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /**
@@ -164,8 +146,8 @@ export class EmailOutbox {
     let sent = 0;
     for (;;) {
       // The loop stops between e-mails once stop() is called; a direct call always drains.
-      if (this.loop !== undefined && !this.running) break;
-      const row = await this.claim(seen);
+      if (this.loop.stopping) break;
+      const row = await outboxStore.claimNext(this.db, seen, this.leaseSeconds);
       if (!row) break;
       seen.push(row.id);
       if (await this.deliver(row)) sent++;
@@ -173,50 +155,8 @@ export class EmailOutbox {
     return sent;
   }
 
-  private async run(): Promise<void> {
-    while (this.running) {
-      this.wakeRequested = false;
-      try {
-        await this.drainOnce();
-      } catch (err) {
-        // The database is unreachable or similar: try again at the next poll.
-        this.log.warn({ err: describeError(err).message }, 'outbox: drain failed');
-      }
-      if (!this.running) break;
-      if (this.wakeRequested) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, this.pollMs);
-        function done() {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.interruptSleep = done;
-      });
-      this.interruptSleep = undefined;
-    }
-  }
-
-  private async claim(exclude: number[]): Promise<ClaimedRow | undefined> {
-    const { rows } = await this.db.query<ClaimedRow>(
-      `UPDATE email_outbox o
-          SET lease_until = now() + make_interval(secs => $2), attempts = o.attempts + 1
-        WHERE o.id = (
-          SELECT id FROM email_outbox
-           WHERE status IN ('pending', 'unknown')
-             AND next_attempt_at <= now()
-             AND (lease_until IS NULL OR lease_until < now())
-             AND NOT (id = ANY($1::bigint[]))
-           ORDER BY next_attempt_at, id
-           LIMIT 1
-           FOR UPDATE SKIP LOCKED)
-       RETURNING o.id, o.kind, o.activation_id, o.recipient, o.payload, o.attempts`,
-      [exclude, this.leaseSeconds],
-    );
-    return rows[0];
-  }
-
   /** Sends one claimed row; true when it was sent. */
-  private async deliver(row: ClaimedRow): Promise<boolean> {
+  private async deliver(row: OutboxRow): Promise<boolean> {
     const fields = {
       outboxId: row.id,
       kind: row.kind,
@@ -237,12 +177,7 @@ export class EmailOutbox {
       await this.recordFailure(row, err, fields);
       return false;
     }
-    await this.record(
-      `UPDATE email_outbox
-          SET status = 'sent', message_id = $2, sent_at = now(), lease_until = NULL, last_error = NULL
-        WHERE id = $1 AND status IN ('pending', 'unknown')`,
-      [row.id, messageId],
-    );
+    await this.record(() => outboxStore.markSent(this.db, row.id, messageId));
     this.log.info({ ...fields, messageId }, 'activation e-mail sent');
     return true;
   }
@@ -252,20 +187,20 @@ export class EmailOutbox {
    * dropped connection) is ridden out rather than leaving the row to be sent again when its lease
    * runs out.
    */
-  private async record(sql: string, params: unknown[]): Promise<void> {
+  private async record(write: () => Promise<void>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.db.query(sql, params);
+        await write();
         return;
       } catch (err) {
         if (attempt >= RECORD_ATTEMPTS) throw err;
         this.log.warn({ err: describeError(err).message, attempt }, 'outbox: could not record a send; retrying');
-        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt - 1, RECORD_BACKOFF)));
       }
     }
   }
 
-  private async render(row: ClaimedRow): Promise<SendMailOptions> {
+  private async render(row: OutboxRow): Promise<SendMailOptions> {
     if (row.kind !== ACTIVATION_EMAIL_KIND || row.activation_id === null) {
       throw new Error(`unknown outbox kind ${row.kind}`);
     }
@@ -280,36 +215,26 @@ export class EmailOutbox {
     });
   }
 
-  private async recordFailure(row: ClaimedRow, err: unknown, fields: Record<string, unknown>): Promise<void> {
+  private async recordFailure(row: OutboxRow, err: unknown, fields: Record<string, unknown>): Promise<void> {
     const error = describeError(err);
     const lastError = [error.responseCode, error.code, error.message].filter((p) => p !== undefined).join(' ').slice(0, MAX_ERROR_LENGTH);
     if (row.attempts >= this.maxAttempts) {
       await this.markDead(row, lastError, fields);
       return;
     }
-    const backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffBaseMs * 2 ** (row.attempts - 1));
+    const backoffMs = backoffDelay(row.attempts - 1, { base: this.backoffBaseMs, max: MAX_BACKOFF_MS });
     // The relay may still be accepting the message: not again before it could have answered.
     const unknown = err instanceof MailOutcomeUnknownError;
     const delayMs = unknown ? Math.max(backoffMs, this.sendTimeoutMs) : backoffMs;
-    await this.record(
-      `UPDATE email_outbox
-          SET status = $4, last_error = $2, lease_until = NULL,
-              next_attempt_at = now() + make_interval(secs => $3)
-        WHERE id = $1 AND status IN ('pending', 'unknown')`,
-      [row.id, lastError, delayMs / 1000, unknown ? 'unknown' : 'pending'],
-    );
+    await this.record(() => outboxStore.scheduleRetry(this.db, row.id, { lastError, delayMs, outcomeUnknown: unknown }));
     this.log.warn(
       { ...fields, retryInMs: delayMs, smtpCode: error.responseCode, errorCode: error.code, err: scrubAddresses(error.message) },
       unknown ? 'activation e-mail outcome unknown; will retry after the relay could have answered' : 'activation e-mail not sent; will retry',
     );
   }
 
-  private async markDead(row: ClaimedRow, lastError: string, fields: Record<string, unknown>): Promise<void> {
-    await this.db.query(
-      `UPDATE email_outbox SET status = 'dead', last_error = $2, lease_until = NULL
-        WHERE id = $1 AND status IN ('pending', 'unknown')`,
-      [row.id, lastError.slice(0, MAX_ERROR_LENGTH)],
-    );
+  private async markDead(row: OutboxRow, lastError: string, fields: Record<string, unknown>): Promise<void> {
+    await outboxStore.markDead(this.db, row.id, lastError.slice(0, MAX_ERROR_LENGTH));
     this.log.error(
       { ...fields, maxAttempts: this.maxAttempts, err: scrubAddresses(lastError) },
       'activation e-mail given up after the last attempt',

@@ -50,6 +50,8 @@ export interface OAuthModuleDeps {
   baseUrl(): string;
   /** Verifies Firebase ID tokens posted back by the sign-in page. */
   firebaseVerifier: TokenVerifier;
+  /** With the local Firebase stand-in (config.local.firebase): the ID token for an address typed into the sign-in form. */
+  localIdTokenFor?(email: string): string;
 }
 
 function checkIssuer(url: string): void {
@@ -100,8 +102,10 @@ export async function createOAuthModule(deps: OAuthModuleDeps): Promise<OAuthMod
   });
   const authorizeErrors = guardAuthorizeErrors({ db, logger, clients: provider.clientsStore });
 
-  const mode: SignInMode = config.local.firebase
-    ? { kind: 'local', projectId: config.firebaseProjectId }
+  const { localIdTokenFor } = deps;
+  if (config.local.firebase && !localIdTokenFor) throw new Error('the local sign-in needs localIdTokenFor');
+  const mode: SignInMode = localIdTokenFor && config.local.firebase
+    ? { kind: 'local', idTokenFor: localIdTokenFor }
     : {
         kind: 'firebase',
         web: config.FIREBASE_WEB_API_KEY

@@ -9,8 +9,7 @@ import type { Database } from '../db/database.js';
 import { AppError, requestBodyError } from '../errors.js';
 import type { Caller } from '../identity/caller.js';
 import { InvalidTokenError, type TokenVerifier } from '../identity/firebase-verifier.js';
-import { userStore } from '../identity/user-store.js';
-import { mintEmulatorToken } from '../local/firebase/tokens.js';
+import { recordUser } from '../identity/registration.js';
 import { maskEmail, type Logger } from '../logger.js';
 import { PAGES_PATH, readBrowserNonce } from './browser.js';
 import type { Limits } from './limits.js';
@@ -20,7 +19,8 @@ import { csrfToken, csrfTokenValid, hashSecret, randomSecret, safeEqual } from '
 import { oauthStore, type AuthorizationRequest } from './store.js';
 
 export type SignInMode =
-  | { kind: 'local'; projectId: string }
+  /** The address typed into the form is signed in with a token from the local Firebase stand-in. */
+  | { kind: 'local'; idTokenFor(email: string): string }
   | { kind: 'firebase'; web?: FirebaseWebConfig };
 
 export interface SignInDeps {
@@ -125,7 +125,7 @@ export function createSignInRoutes(deps: SignInDeps): Router {
         if (typedEmail.length > 254 || !EMAIL.test(typedEmail)) {
           return renderSignIn(res, 400, request, nonce, { error: 'Enter a valid e-mail address, like name@example.com.', email: typedEmail.slice(0, 254) });
         }
-        caller = await deps.firebaseVerifier.verify(mintEmulatorToken({ projectId: mode.projectId, email: typedEmail }));
+        caller = await deps.firebaseVerifier.verify(mode.idTokenFor(typedEmail));
       } else {
         const idToken = body.id_token;
         if (typeof idToken !== 'string' || idToken.length === 0 || idToken.length > MAX_ID_TOKEN) {
@@ -150,8 +150,7 @@ export function createSignInRoutes(deps: SignInDeps): Router {
         error: 'This account has no e-mail address. DOTM sends the invoice and the eSIM QR code by e-mail, so please use an account with one.',
       });
     }
-    const user = await userStore.upsertFromToken(db, { uid: caller.uid, email: caller.email, emailVerified: caller.emailVerified });
-    if (user.inserted) logger.info({ userId: user.id, uid: caller.uid, email: maskEmail(caller.email), via: 'oauth sign-in' }, 'user registered');
+    const user = await recordUser({ db, logger }, { ...caller, email: caller.email }, 'oauth sign-in');
     await oauthStore.signInRequest(db, request.id, user.id);
     logger.info({ clientId: request.client_id, userId: user.id, email: maskEmail(caller.email) }, 'oauth sign-in');
     seeOther(res, `${PAGES_PATH}/consent?request=${encodeURIComponent(request.id)}`);

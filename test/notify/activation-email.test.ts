@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalSmtp, type LocalSmtp } from '../../src/local/smtp/server.js';
 import { activationMessageId, buildActivationEmail, QR_ATTACHMENT_FILENAME } from '../../src/notify/activation-email.js';
-import { installLinks } from '../../src/notify/lpa.js';
+import { installLinks } from '../../src/notify/install-links.js';
 import { createMailer, smtpTransportOptions, type Mailer } from '../../src/notify/mailer.js';
 import { renderQrPng } from '../../src/notify/qr.js';
 import { decodeQrPng } from './qr-decode.js';

@@ -52,6 +52,7 @@ afterEach(() => {
   sim.clearFailures();
   sim.setInitiatingMs(0);
   sim.setFailureRate(0);
+  sim.setActivationCode(undefined);
 });
 
 afterAll(async () => {
@@ -196,6 +197,25 @@ describe('OxioClient.provisionEsim against the local OXIO', () => {
       expect(text).not.toContain(basic);
     }
     expect(sim.stats().requests - before.requests).toBe(1);
+  });
+
+  it('refuses a line whose activation code is not SGP.22, without retrying and without quoting it', async () => {
+    const broken = 'LPA:1$smdp.example.com$AB+CD';
+    sim.setActivationCode(broken);
+    const email = newEmail();
+    const req = order(email);
+    const before = sim.stats();
+    const err = await provisionError(client().provisionEsim(req));
+
+    expect(err.retryable).toBe(false);
+    expect(err.message).toMatch(/malformed activation code \(not an LPA activation code: bad matching id\)/);
+    expect(err.message).not.toContain(broken);
+    expect(linesOf(email)).toHaveLength(1);
+    // Polling the same record again gives the same code: one look, no retries.
+    expect(sim.stats().requests - before.requests).toBe(4);
+    // Looked up before an activation is given up: the same refusal, not a line to deliver.
+    const found = await provisionError(client().findExistingLine(req));
+    expect(found.retryable).toBe(false);
   });
 
   it('surfaces the upstream message of a validation error, without retrying', async () => {

@@ -71,6 +71,8 @@ export class LocalOxioStore {
     externalReference?: string;
     initiatingMs: number;
     idempotencyKey?: string;
+    /** Instead of a new valid code. */
+    activationCode?: string;
   }): LineRecord {
     const now = Date.now();
     const matchingId = randomBytes(16).toString('hex').toUpperCase();
@@ -79,7 +81,7 @@ export class LocalOxioStore {
       endUserId: input.endUserId,
       phoneNumber: this.newPhoneNumber(),
       iccid: this.newIccid(),
-      activationCode: `LPA:1$${SMDP_ADDRESS}$${matchingId}`,
+      activationCode: input.activationCode ?? `LPA:1$${SMDP_ADDRESS}$${matchingId}`,
       activateOnAttach: input.activateOnAttach,
       planId: input.planId,
       ...(input.externalReference ? { externalReference: input.externalReference } : {}),

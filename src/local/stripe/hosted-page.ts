@@ -3,7 +3,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import { hostedInvoiceUrl, type RenderContext } from './render.js';
-import type { InvoiceItemRecord, InvoiceRecord } from './store.js';
+import type { InvoiceItemRecord, InvoiceRecord } from './records.js';
 
 export function createHostedPageRouter(ctx: RenderContext, logger: Logger): Router {
   const router = express.Router();

@@ -8,14 +8,15 @@ import express, { type Response } from 'express';
 import { pino, type Logger } from 'pino';
 import Stripe from 'stripe';
 import { createApiRouter } from './api.js';
-import { FailureInjector, type FailureSpec } from './failures.js';
+import { FailureInjector, type FailureRule } from '../failures.js';
 import { createHostedPageRouter } from './hosted-page.js';
 import { IdempotencyCache } from './idempotency.js';
 import { type RenderContext, renderInvoice } from './render.js';
-import { LocalStripeStore, nowSeconds, stripeId, type InvoiceEventType, type InvoiceRecord, type RequestOrigin } from './store.js';
+import { nowSeconds, stripeId, type InvoiceEventType, type InvoiceRecord, type RequestOrigin } from './records.js';
+import { LocalStripeStore } from './store.js';
 import { DEFAULT_RETRY_POLICY, WebhookDispatcher, type StripeEventObject, type WebhookRetryPolicy } from './webhooks.js';
 
-export type { StripeEventObject, WebhookRetryPolicy, FailureSpec };
+export type { StripeEventObject, WebhookRetryPolicy, FailureRule };
 export { signatureHeader } from './webhooks.js';
 
 export interface LocalStripeOptions {
@@ -52,7 +53,7 @@ export interface LocalStripe {
    * answer a Stripe-shaped 500 ('error'), or hang for delayMs before being carried out ('timeout');
    * 'error-after-commit' performs the operation and then answers 500.
    */
-  injectFailure(f: FailureSpec): void;
+  injectFailure(f: FailureRule): void;
   clearFailures(): void;
   /** While held, events queue up undelivered. */
   holdWebhooks(hold: boolean): void;

@@ -1,7 +1,8 @@
 // Records → the JSON Stripe answers. Typed against the SDK's own interfaces, so a field the SDK
 // declares and the app may read is never silently missing.
 import type Stripe from 'stripe';
-import type { CustomerRecord, InvoiceItemRecord, InvoiceRecord, LocalStripeStore } from './store.js';
+import type { CustomerRecord, InvoiceItemRecord, InvoiceRecord } from './records.js';
+import type { LocalStripeStore } from './store.js';
 
 /** On the wire a decimal is a string; the SDK turns it into its Decimal class when it reads the answer. */
 const ONE = '1' as unknown as Stripe.Decimal;

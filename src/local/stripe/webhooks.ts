@@ -4,7 +4,7 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import type Stripe from 'stripe';
-import type { InvoiceEventType } from './store.js';
+import type { InvoiceEventType } from './records.js';
 
 export interface StripeEventObject {
   id: string;
