@@ -10,6 +10,7 @@ import autocannon from 'autocannon';
 import { flag, numberOption } from './support/args.js';
 import { PROJECT_ROOT, startChild, type Child } from './support/child.js';
 import { summariseProfile } from './support/profile.js';
+import { memorySection } from './support/memory.js';
 import { exitSoon, fmt, heading, note, printTable, result } from './support/report.js';
 
 const CONNECTIONS = numberOption('connections', 64);
@@ -18,7 +19,8 @@ const ROUNDS = numberOption('rounds', 2);
 const WARMUP_S = numberOption('warmup', 5);
 const PROFILE = flag('profile');
 const GOAL_RATIO = 0.7;
-const GOAL_P99_MS = 25;
+/** Our p99 at most this many times the echo's in the same run (an absolute figure cannot hold on a loaded 2-core machine). */
+const GOAL_P99_VS_ECHO = 1.5;
 
 const TARGET = fileURLToPath(new URL('./mcp-target.ts', import.meta.url));
 const PROFILE_DIR = join(tmpdir(), 'dotm-bench-profiles');
@@ -174,11 +176,12 @@ note('CPU µs/req: the server\'s CPU time per request, the figure least disturbe
 note(`load average after: ${loadavg().map((l) => fmt(l)).join(' ')}`);
 
 if (PROFILE) summariseProfile(PROFILE_FILE, PROJECT_ROOT);
+const memory = flag('no-memory') ? {} : await memorySection({ body: CALL });
 
 const ratio = ours.reqPerSec / echo.reqPerSec;
 const cpuRatio = echo.cpuPerRequest / ours.cpuPerRequest;
 note(`CPU-time ratio (echo CPU per request ÷ ours): ${fmt(cpuRatio)}; the goal is judged on the throughput ratio`);
-const pass = ratio >= GOAL_RATIO && ours.p99 <= GOAL_P99_MS && ours.failures === 0;
+const pass = ratio >= GOAL_RATIO && ours.p99 <= GOAL_P99_VS_ECHO * echo.p99 && ours.failures === 0;
 if (!pass && !PROFILE) note('goal missed: `npm run bench -- mcp --profile` shows where the service spends its time');
 result(
   'mcp',
@@ -190,9 +193,10 @@ result(
     echo_p99: `${fmt(echo.p99, 0)}ms`,
     ours_cpu_per_req: `${fmt(ours.cpuPerRequest, 0)}us`,
     echo_cpu_per_req: `${fmt(echo.cpuPerRequest, 0)}us`,
+    ...memory,
   },
   fmt(ratio),
-  `>=${GOAL_RATIO},p99<=${GOAL_P99_MS}ms`,
+  `>=${GOAL_RATIO},p99<=${GOAL_P99_VS_ECHO}x echo`,
   pass,
 );
 exitSoon();

@@ -1,12 +1,11 @@
 // The Express app: middleware order, routes, one error handler.
-import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
-import { pinoHttp } from 'pino-http';
 import type { Catalog } from './catalog/catalog.js';
 import type { Database } from './db/database.js';
 import { AppError, publicMessage, requestBodyError } from './errors.js';
 import { createAuthenticator, wwwAuthenticate } from './http/auth.js';
 import type { Metrics } from './http/metrics.js';
+import { requestLog } from './http/request-log.js';
 import { InvalidTokenError, type TokenVerifier } from './identity/firebase-verifier.js';
 import type { Logger } from './logger.js';
 import type { McpDispatcher } from './mcp/dispatcher.js';
@@ -47,42 +46,52 @@ function routeLabel(req: Request): string {
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Answers are JSON made per request (and the landing pages tiny): hashing each body for an ETag
+  // cost more than the 304 it could save.
+  app.set('etag', false);
   // A hop count, never `true`: `true` would take the left-most X-Forwarded-For, which the client writes.
   if (deps.trustProxy > 0) app.set('trust proxy', deps.trustProxy);
 
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      // Our serializers read the raw objects: pino's wrapped request copies every header first.
-      wrapSerializers: false,
-      serializers: {
-        // The path only: query strings can carry OAuth codes, e-mail-link codes and other secrets.
-        req: (req: { id: unknown; method: string; originalUrl?: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: (req.originalUrl ?? req.url).split('?')[0],
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
-    }),
-  );
+  app.use(requestLog(app, deps.logger));
 
+  // Label objects made once per route: prom-client reads them on every observation.
+  const durationLabels = new Map<string, { method: string; route: string }>();
+  const countLabels = new Map<string, { method: string; route: string; status: string }>();
   app.use((req, res, next) => {
-    const end = deps.metrics.httpDuration.startTimer();
-    res.on('finish', () => {
+    const start = performance.now();
+    res.once('finish', () => {
       const route = routeLabel(req);
-      end({ method: req.method, route });
-      deps.metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      const key = `${req.method} ${route}`;
+      let labels = durationLabels.get(key);
+      if (!labels) durationLabels.set(key, (labels = { method: req.method, route }));
+      deps.metrics.httpDuration.observe(labels, (performance.now() - start) / 1000);
+      const statusKey = `${key} ${res.statusCode}`;
+      let counted = countLabels.get(statusKey);
+      if (!counted) countLabels.set(statusKey, (counted = { method: req.method, route, status: String(res.statusCode) }));
+      deps.metrics.httpRequests.inc(counted);
     });
     next();
+  });
+
+  // The MCP endpoint first: it takes nearly all the traffic, and no other route shares its paths.
+  const ownOrigin = () => new URL(deps.baseUrl()).origin;
+  const originCheck: RequestHandler = (req, res, next) => {
+    const origin = req.headers.origin;
+    if (origin && origin !== ownOrigin() && !deps.allowedOrigins.includes(origin)) {
+      return jsonRpcError(res, 403, -32000, `Forbidden: origin ${origin} is not allowed`);
+    }
+    next();
+  };
+  const authenticate = createAuthenticator(deps.verifier);
+  app.post(
+    MCP_PATHS,
+    originCheck,
+    express.json({ limit: BODY_LIMIT, type: () => true, strict: false }),
+    createMcpPostHandler({ dispatcher: deps.mcp, authenticate }),
+  );
+  app.all(MCP_PATHS, originCheck, (req, res) => {
+    res.setHeader('allow', 'POST');
+    jsonRpcError(res, 405, -32000, `Method not allowed: ${req.method}. This endpoint is stateless; send JSON-RPC with POST.`);
   });
 
   app.get('/healthz', (_req, res) => {
@@ -115,26 +124,6 @@ export function createApp(deps: AppDeps): Express {
   app.get(resourceMetadataPath, protectedResource);
 
   deps.mountRaw?.(app);
-
-  const ownOrigin = () => new URL(deps.baseUrl()).origin;
-  const originCheck: RequestHandler = (req, res, next) => {
-    const origin = req.headers.origin;
-    if (origin && origin !== ownOrigin() && !deps.allowedOrigins.includes(origin)) {
-      return jsonRpcError(res, 403, -32000, `Forbidden: origin ${origin} is not allowed`);
-    }
-    next();
-  };
-  const authenticate = createAuthenticator(deps.verifier);
-  app.post(
-    MCP_PATHS,
-    originCheck,
-    express.json({ limit: BODY_LIMIT, type: () => true, strict: false }),
-    createMcpPostHandler({ dispatcher: deps.mcp, authenticate }),
-  );
-  app.all(MCP_PATHS, originCheck, (req, res) => {
-    res.setHeader('allow', 'POST');
-    jsonRpcError(res, 405, -32000, `Method not allowed: ${req.method}. This endpoint is stateless; send JSON-RPC with POST.`);
-  });
 
   deps.mount?.(app);
 

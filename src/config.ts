@@ -176,6 +176,19 @@ const schema = z
 
 export type RawConfig = z.infer<typeof schema>;
 
+/** Each external service: its local stand-in (settings for starting it) or the real one (its settings required). */
+export interface Integrations {
+  readonly stripe:
+    | { readonly kind: 'local'; readonly port: number; readonly webhookSecret: string | undefined }
+    | { readonly kind: 'real'; readonly secretKey: string; readonly webhookSecret: string };
+  readonly oxio:
+    | { readonly kind: 'local'; readonly port: number; readonly latencyMs: number; readonly failureRate: number; readonly initiatingMs: number }
+    | { readonly kind: 'real'; readonly baseUrl: string; readonly apiKey: string; readonly authToken: string };
+  readonly smtp: { readonly kind: 'local'; readonly port: number } | { readonly kind: 'real'; readonly url: string };
+  /** Local: the in-process Auth emulator, or an emulator already running at `emulatorHost`. */
+  readonly firebase: { readonly kind: 'local'; readonly emulatorHost: string | undefined } | { readonly kind: 'real' };
+}
+
 export interface Config extends RawConfig {
   /** Which integrations run against their local stand-ins. */
   readonly local: {
@@ -184,6 +197,7 @@ export interface Config extends RawConfig {
     readonly smtp: boolean;
     readonly firebase: boolean;
   };
+  readonly integrations: Integrations;
   readonly firebaseProjectId: string;
 }
 
@@ -201,16 +215,48 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     throw new ConfigError([...new Set(problems)]);
   }
   const c = parsed.data;
+  const integrations = integrationsOf(c);
   const local = {
-    stripe: !c.STRIPE_SECRET_KEY,
-    oxio: !c.OXIO_BASE_URL,
-    smtp: !c.SMTP_URL,
-    firebase: !c.FIREBASE_PROJECT_ID || Boolean(c.FIREBASE_AUTH_EMULATOR_HOST),
+    stripe: integrations.stripe.kind === 'local',
+    oxio: integrations.oxio.kind === 'local',
+    smtp: integrations.smtp.kind === 'local',
+    firebase: integrations.firebase.kind === 'local',
   };
   return Object.freeze({
     ...c,
     ALLOWED_ORIGINS: Object.freeze([...c.ALLOWED_ORIGINS]) as unknown as string[],
     local: Object.freeze(local),
+    integrations,
     firebaseProjectId: c.FIREBASE_PROJECT_ID ?? 'dotm-local',
   });
+}
+
+/** The schema's checks guarantee the companions of each real service's first setting. */
+function integrationsOf(c: RawConfig): Integrations {
+  const missing = (name: string): never => {
+    throw new ConfigError([`${name}: required`]);
+  };
+  const integrations: Integrations = {
+    stripe: c.STRIPE_SECRET_KEY
+      ? { kind: 'real', secretKey: c.STRIPE_SECRET_KEY, webhookSecret: c.STRIPE_WEBHOOK_SECRET ?? missing('STRIPE_WEBHOOK_SECRET') }
+      : { kind: 'local', port: c.LOCAL_STRIPE_PORT, webhookSecret: c.STRIPE_WEBHOOK_SECRET },
+    oxio: c.OXIO_BASE_URL
+      ? {
+          kind: 'real',
+          baseUrl: c.OXIO_BASE_URL,
+          apiKey: c.OXIO_API_KEY ?? missing('OXIO_API_KEY'),
+          authToken: c.OXIO_AUTH_TOKEN ?? missing('OXIO_AUTH_TOKEN'),
+        }
+      : {
+          kind: 'local',
+          port: c.LOCAL_OXIO_PORT,
+          latencyMs: c.LOCAL_OXIO_LATENCY_MS,
+          failureRate: c.LOCAL_OXIO_FAILURE_RATE,
+          initiatingMs: c.LOCAL_OXIO_INITIATING_MS,
+        },
+    smtp: c.SMTP_URL ? { kind: 'real', url: c.SMTP_URL } : { kind: 'local', port: c.LOCAL_SMTP_PORT },
+    firebase:
+      !c.FIREBASE_PROJECT_ID || c.FIREBASE_AUTH_EMULATOR_HOST ? { kind: 'local', emulatorHost: c.FIREBASE_AUTH_EMULATOR_HOST } : { kind: 'real' },
+  };
+  return Object.freeze(integrations);
 }

@@ -1,9 +1,10 @@
 // The composition root: config → database → services → HTTP + workers, and an orderly shutdown.
-// Each external service is decided on its own: configured → the real one; not configured → its
-// local stand-in, started here on a free port (or mounted in the app).
+// Each external service is the real one or its local stand-in, as the config says (src/local/index.ts
+// starts the stand-ins and answers where each service is reached).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ActivationService, type RateLimitStats } from './activation/activation-service.js';
+import { ActivationService } from './activation/activation-service.js';
+import { registerActivationGauges } from './activation/metrics.js';
 import { mountAdminRoutes } from './activation/admin-route.js';
 import { ActivationWorker, type WorkerHooks } from './activation/worker.js';
 import { createApp } from './app.js';
@@ -19,11 +20,8 @@ import { createMetrics, type Metrics } from './http/metrics.js';
 import { createFirebaseVerifier, firstMatchingVerifier, type TokenVerifier } from './identity/firebase-verifier.js';
 import { createRegistrationService } from './identity/registration.js';
 import { userStore } from './identity/user-store.js';
-import { sharedLocalFirebase, type LocalFirebase } from './local/firebase/server.js';
-import { startLocalOxio, type LocalOxio } from './local/oxio/index.js';
-import { createMailboxRouter } from './local/smtp/mailbox.js';
-import { startLocalSmtp, type LocalSmtp } from './local/smtp/server.js';
-import { startLocalStripe, type LocalStripe } from './local/stripe/index.js';
+import { mintEmulatorToken } from './local/firebase/tokens.js';
+import { startLocalStandIns, type LocalStandIns } from './local/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMcpDispatcher, type McpDispatcher } from './mcp/dispatcher.js';
 import { createMcpServer } from './mcp/server.js';
@@ -31,13 +29,6 @@ import { createMailer } from './notify/mailer.js';
 import { EmailOutbox } from './notify/outbox.js';
 import { createOAuthModule } from './oauth/index.js';
 import { OxioClient } from './telecom/oxio-client.js';
-
-export interface LocalStandIns {
-  firebase?: LocalFirebase;
-  stripe?: LocalStripe;
-  oxio?: LocalOxio;
-  smtp?: LocalSmtp;
-}
 
 export interface Service {
   readonly config: Config;
@@ -81,60 +72,34 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     if (applied.length) logger.info({ applied }, 'migrations applied');
   }
   const metrics = createMetrics();
-  const local: LocalStandIns = { ...overrides.local };
-  const ownedStandIns: Array<{ close(): Promise<void> }> = [];
+  const standIns = await startLocalStandIns(config.integrations, { logger, shared: overrides.local });
+  const { endpoints } = standIns;
   const closers: Array<() => Promise<void>> = [];
 
   let listeningUrl: string | undefined;
   const baseUrl = () => (config.PUBLIC_BASE_URL ?? listeningUrl ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '');
 
   // Firebase Auth
-  if (config.local.firebase && !config.FIREBASE_AUTH_EMULATOR_HOST) {
-    local.firebase ??= await sharedLocalFirebase();
-  } else if (config.FIREBASE_AUTH_EMULATOR_HOST) {
-    process.env.FIREBASE_AUTH_EMULATOR_HOST = config.FIREBASE_AUTH_EMULATOR_HOST;
-  }
   const firebaseVerifier = createFirebaseVerifier({ projectId: config.firebaseProjectId });
   closers.push(async () => firebaseVerifier.close?.());
   // The OAuth authorization server in front of Firebase: its access tokens first, Firebase ID tokens after.
-  const oauth = await createOAuthModule({ db, config, logger, baseUrl, firebaseVerifier });
+  const oauth = await createOAuthModule({
+    db,
+    config,
+    logger,
+    baseUrl,
+    firebaseVerifier,
+    localIdTokenFor: (email) => mintEmulatorToken({ projectId: config.firebaseProjectId, email }),
+  });
   closers.push(() => oauth.close());
   const verifier: TokenVerifier = firstMatchingVerifier([oauth.verifier, firebaseVerifier]);
 
   // Stripe
-  let stripeKey = config.STRIPE_SECRET_KEY;
-  let webhookSecret = config.STRIPE_WEBHOOK_SECRET;
-  let stripeEndpoint: { host: string; port: number; protocol: 'http' } | undefined;
-  if (config.local.stripe) {
-    if (!local.stripe) {
-      local.stripe = await startLocalStripe({
-        port: config.LOCAL_STRIPE_PORT,
-        webhookSecret: config.STRIPE_WEBHOOK_SECRET,
-        logger,
-      });
-      ownedStandIns.push(local.stripe);
-    }
-    stripeKey = local.stripe.secretKey;
-    webhookSecret = local.stripe.webhookSecret;
-    stripeEndpoint = { host: local.stripe.host, port: local.stripe.port, protocol: 'http' };
-  }
-  const gateway = new StripeGateway(createStripeClient({ secretKey: stripeKey!, endpoint: stripeEndpoint, timeoutMs: config.STRIPE_TIMEOUT_MS }));
+  const gateway = new StripeGateway(createStripeClient({ secretKey: endpoints.stripe.secretKey, endpoint: endpoints.stripe.endpoint, timeoutMs: config.STRIPE_TIMEOUT_MS }));
 
   // OXIO
-  if (config.local.oxio && !local.oxio) {
-    local.oxio = await startLocalOxio({
-      port: config.LOCAL_OXIO_PORT,
-      latencyMs: config.LOCAL_OXIO_LATENCY_MS,
-      failureRate: config.LOCAL_OXIO_FAILURE_RATE,
-      initiatingMs: config.LOCAL_OXIO_INITIATING_MS,
-      logger,
-    });
-    ownedStandIns.push(local.oxio);
-  }
   const oxio = new OxioClient({
-    baseUrl: local.oxio?.url ?? config.OXIO_BASE_URL!,
-    apiKey: local.oxio?.apiKey ?? config.OXIO_API_KEY!,
-    authToken: local.oxio?.authToken ?? config.OXIO_AUTH_TOKEN!,
+    ...endpoints.oxio,
     brandId: config.OXIO_BRAND_ID,
     timeoutMs: config.OXIO_TIMEOUT_MS,
     maxRetries: config.OXIO_MAX_RETRIES,
@@ -144,12 +109,8 @@ export async function createService(config: Config, overrides: ServiceOverrides 
   });
 
   // E-mail
-  if (config.local.smtp && !local.smtp) {
-    local.smtp = await startLocalSmtp({ port: config.LOCAL_SMTP_PORT, logger });
-    ownedStandIns.push(local.smtp);
-  }
   const mailer = createMailer({
-    smtpUrl: local.smtp?.url ?? config.SMTP_URL!,
+    smtpUrl: endpoints.smtpUrl,
     logger,
     timeouts: {
       dnsMs: config.SMTP_DNS_TIMEOUT_MS,
@@ -183,35 +144,34 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     onActivated: () => outbox.wake(),
     hooks: overrides.workerHooks,
   });
+  const priceCents = (planId: string) => {
+    const plan = catalog.byId(planId);
+    if (!plan) throw new Error(`plan ${planId} is not in the catalogue`);
+    return plan.price_cents;
+  };
   const registration = createRegistrationService({ db, logger, callsPerMinute: config.USER_CALLS_PER_MINUTE });
   const billing = new BillingService({
     db,
     gateway,
     logger,
     daysUntilDue: config.STRIPE_INVOICE_DUE_DAYS,
-    priceCents: (planId) => catalog.byId(planId)!.price_cents,
+    priceCents,
     stripeCallMaxMs: stripeCallMaxMs(config.STRIPE_TIMEOUT_MS),
     lookUpIntervalSeconds: config.STRIPE_INVOICE_LOOKUP_INTERVAL_SECONDS,
     onQueued: () => worker.wake(),
     onSecondPayment: () => metrics.duplicatePayments.inc(),
   });
-  const activation = new ActivationService({ db, registration, billing, limit: config.ACTIVATIONS_PER_HOUR, logger });
+  const activation = new ActivationService({
+    db,
+    registration,
+    billing,
+    limit: config.ACTIVATIONS_PER_HOUR,
+    priceCents,
+    onQueued: () => worker.wake(),
+    logger,
+  });
 
-  // One statistics query per scrape, shared by the five gauges.
-  let scrape: Promise<RateLimitStats> | undefined;
-  const stats = () => {
-    scrape ??= activation.stats().finally(() => setTimeout(() => (scrape = undefined), 0));
-    return scrape;
-  };
-  metrics.gauge('dotm_activations_current_hour', 'Activations started in the last 60 minutes', async () => (await stats()).current_hour_activations);
-  metrics.gauge('dotm_activations_max_per_hour', 'ACTIVATIONS_PER_HOUR', () => config.ACTIVATIONS_PER_HOUR);
-  metrics.gauge('dotm_activation_slots_available', 'Activations that may start now', async () => (await stats()).slots_available);
-  metrics.gauge('dotm_activation_queue_length', 'Paid activations waiting for a slot', async () => (await stats()).queue_length);
-  metrics.gauge(
-    'dotm_activation_estimated_wait_minutes',
-    'Wait for a payment made now, in whole minutes',
-    async () => (await stats()).estimated_wait_minutes,
-  );
+  registerActivationGauges(metrics, activation, config.ACTIVATIONS_PER_HOUR);
 
   const mcp = await createMcpDispatcher(createMcpServer({ catalog, logger, activation }, metrics), {
     timeoutMs: config.MCP_REQUEST_TIMEOUT_MS,
@@ -232,12 +192,12 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     trustProxy: config.TRUST_PROXY,
     authorizationServers: () => [oauth.issuer()],
     mountRaw: (a) =>
-      mountStripeWebhook(a, { billing, gateway, secret: webhookSecret!, toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS, logger }),
+      mountStripeWebhook(a, { billing, gateway, secret: endpoints.stripe.webhookSecret, toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS, logger }),
     mount: (a) => {
       oauth.mount(a);
-      mountAdminRoutes(a, { activation, adminToken: config.ADMIN_TOKEN, db, onQueued: () => worker.wake() });
+      mountAdminRoutes(a, { activation, adminToken: config.ADMIN_TOKEN });
       mountRefundRoutes(a, { adminToken: config.ADMIN_TOKEN, db });
-      if (local.smtp) a.use('/local/mailbox', createMailboxRouter(local.smtp));
+      standIns.mount(a);
     },
   });
   const server = createServer(app);
@@ -253,7 +213,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     catalog,
     metrics,
     server,
-    local,
+    local: standIns.running,
     activation,
     billing,
     worker,
@@ -270,7 +230,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       });
       const { port } = server.address() as AddressInfo;
       listeningUrl = `http://localhost:${port}`;
-      if (local.stripe && ownedStandIns.includes(local.stripe)) local.stripe.setWebhookUrl(`http://127.0.0.1:${port}${STRIPE_WEBHOOK_PATH}`);
+      standIns.listening(`http://127.0.0.1:${port}${STRIPE_WEBHOOK_PATH}`);
       if (overrides.startWorkers !== false) {
         await worker.start();
         outbox.start();
@@ -282,9 +242,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
           port,
           baseUrl: baseUrl(),
           local: config.local,
-          ...(local.stripe ? { localStripe: local.stripe.url } : {}),
-          ...(local.oxio ? { localOxio: local.oxio.url } : {}),
-          ...(local.smtp ? { localSmtp: local.smtp.url, mailbox: `${baseUrl()}/local/mailbox` } : {}),
+          ...standIns.describe(baseUrl()),
         },
         'DOTM listening',
       );
@@ -315,7 +273,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
         })();
         await Promise.all([requestsEnded.finally(() => clearInterval(idleSweep)), worker.stop(), outbox.stop()]);
         for (const close of closers.reverse()) await close().catch((err) => logger.warn({ err }, 'close failed'));
-        for (const s of ownedStandIns) await s.close().catch(() => {});
+        await standIns.close();
         if (!overrides.db) await db.close();
       })();
       return stopping;

@@ -1,16 +1,20 @@
 // activate_esim, from the user's state: register → invoice (awaiting_payment) → queued (position,
-// ETA) → activating → active | failed. The LPA code and ICCID never leave this service.
+// ETA) → activating → active | failed. Answers with facts; the MCP tool words them. The LPA code and
+// ICCID never leave this service.
 import type { BillingService } from '../billing/billing-service.js';
 import type { Database } from '../db/database.js';
+import { AppError, notFound } from '../errors.js';
 import type { Caller } from '../identity/caller.js';
 import type { RegistrationService } from '../identity/registration.js';
 import type { User } from '../identity/user-store.js';
 import { maskEmail, type Logger } from '../logger.js';
-import type { ActivateEsimResult, ActivationFacade } from '../mcp/activation-facade.js';
 import { activationStore, type Activation } from './activation-store.js';
 import { estimatedWaitMinutes } from './eta.js';
 
 export const publicActivationId = (id: number) => `act_${id}`;
+
+/** Postgres: a unique index refused the row. */
+const UNIQUE_VIOLATION = '23505';
 
 export interface RateLimitStats {
   current_hour_activations: number;
@@ -26,18 +30,47 @@ export interface QueueStanding {
   estimatedWaitMinutes: number;
 }
 
-export class ActivationService implements ActivationFacade {
+/** An amount in whole cents of `currency` (ISO 4217, lower case as Stripe writes it). */
+export interface Amount {
+  cents: number;
+  currency: string;
+}
+
+/** Where the user's activation stands: what the assistant is told, as facts. */
+export type ActivationState = {
+  /** The public id (act_…). */
+  activationId: string;
+  /** Where the invoice and the QR code go. */
+  email: string;
+} & (
+  | { status: 'awaiting_payment'; invoiceUrl: string | undefined; amountDue: Amount }
+  | { status: 'queued'; queuePosition: number; estimatedWaitMinutes: number }
+  | { status: 'activating' }
+  | { status: 'active'; phoneNumber: string | undefined }
+  | { status: 'failed'; amountPaid: Amount }
+);
+
+export interface Requeued {
+  activation: Activation;
+  standing: QueueStanding;
+}
+
+export class ActivationService {
   constructor(
     private readonly deps: {
       db: Database;
       registration: RegistrationService;
       billing: BillingService;
       limit: number;
+      /** Price of a plan, in US cents (what a failed activation's user paid). */
+      priceCents(planId: string): number;
+      /** An activation joined the queue (after commit): wake the worker. */
+      onQueued(): void;
       logger: Logger;
     },
   ) {}
 
-  async activateEsim(caller: Caller, input: { plan_id: string }): Promise<ActivateEsimResult> {
+  async activateEsim(caller: Caller, input: { plan_id: string }): Promise<ActivationState> {
     const { db, registration, billing } = this.deps;
     const user = await registration.register(caller);
     let activation = await activationStore.currentForUser(db, user.id);
@@ -47,21 +80,34 @@ export class ActivationService implements ActivationFacade {
       if (!paid) {
         return {
           status: 'awaiting_payment',
-          activation_id: publicActivationId(activation.id),
-          invoice_url: invoice.hosted_invoice_url ?? undefined,
-          amount_due: (invoice.amount_cents / 100).toFixed(2),
-          currency: invoice.currency,
-          message: `I've sent a $${(invoice.amount_cents / 100).toFixed(2)} invoice for the eSIM Beta Activation to ${maskEmail(user.email)}. Pay it from the e-mail or at the link, and the activation starts automatically.`,
-          next_steps: [
-            'Open the invoice link (or the e-mail from Stripe) and pay $1.00.',
-            'Payment is picked up automatically; then ask again for the activation status.',
-            'The QR code to install the eSIM will arrive by e-mail once it is active.',
-          ],
+          activationId: publicActivationId(activation.id),
+          email: user.email,
+          invoiceUrl: invoice.hosted_invoice_url ?? undefined,
+          amountDue: { cents: invoice.amount_cents, currency: invoice.currency },
         };
       }
       activation = (await activationStore.byId(db, activation.id))!;
     }
-    return this.answerFor(activation, user);
+    return this.stateOf(activation, user);
+  }
+
+  /**
+   * An operator retries failed activation `id` (the user paid; the carrier refused): a new
+   * activation for the same user and payment joins the end of the queue.
+   */
+  async requeueFailed(id: number): Promise<Requeued> {
+    let requeued: Activation | undefined;
+    try {
+      requeued = await this.deps.db.withTransaction((tx) => activationStore.requeueFailed(tx, id));
+    } catch (err) {
+      if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
+        throw new AppError('conflict', 'This user already has an activation in progress or active.');
+      }
+      throw err;
+    }
+    if (!requeued) throw notFound(`No failed activation ${publicActivationId(id)}.`);
+    this.deps.onQueued();
+    return { activation: requeued, standing: await this.standing(requeued) };
   }
 
   /** Position among queued activations and the wait, from the in-window start times. O(1) in queue size. */
@@ -88,8 +134,8 @@ export class ActivationService implements ActivationFacade {
     };
   }
 
-  private async answerFor(a: Activation, user: User): Promise<ActivateEsimResult> {
-    const activation_id = publicActivationId(a.id);
+  private async stateOf(a: Activation, user: User): Promise<ActivationState> {
+    const facts = { activationId: publicActivationId(a.id), email: user.email };
     switch (a.status) {
       case 'queued': {
         const { position, estimatedWaitMinutes: wait } = await this.standing(a);
@@ -99,48 +145,14 @@ export class ActivationService implements ActivationFacade {
             `[RATE LIMITED] UID: ${user.firebase_uid} | Email: ${maskEmail(user.email)} | Wait: ${wait}min | Queue Pos: ${position}`,
           );
         }
-        return {
-          status: 'queued',
-          activation_id,
-          queue_position: position,
-          estimated_wait_minutes: wait,
-          message:
-            wait > 0
-              ? `We're processing high volume right now. You're #${position} in queue, estimated wait: ${wait} minute${wait === 1 ? '' : 's'}. Your account and payment are ready - just timing!`
-              : `Payment received! You're #${position} in queue and your activation is starting now. Your account and payment are ready.`,
-          next_steps: [
-            'Nothing to do: the activation starts automatically when your turn comes.',
-            'Ask again for the status at any time; the QR code will arrive by e-mail.',
-          ],
-        };
+        return { status: 'queued', ...facts, queuePosition: position, estimatedWaitMinutes: wait };
       }
       case 'activating':
-        return {
-          status: 'activating',
-          activation_id,
-          message: 'Payment received and your eSIM is being activated with the carrier right now.',
-          next_steps: ['Ask again in a minute for your phone number.', `The QR code will be e-mailed to ${maskEmail(user.email)}.`],
-        };
+        return { status: 'activating', ...facts };
       case 'active':
-        return {
-          status: 'active',
-          activation_id,
-          phone_number: a.phone_number ?? undefined,
-          message: `Your eSIM is active! Phone: ${a.phone_number}. Check your e-mail (${maskEmail(user.email)}) for the QR code.`,
-          next_steps: [
-            'Open the e-mail on another screen, or use its one-tap install link on the phone itself.',
-            'iPhone: Settings → Cellular → Add eSIM → Use QR Code. Android: Settings → Network & internet → SIMs → Add eSIM.',
-            'The beta includes one eSIM per account.',
-          ],
-        };
+        return { status: 'active', ...facts, phoneNumber: a.phone_number ?? undefined };
       case 'failed':
-        return {
-          status: 'failed',
-          activation_id,
-          message:
-            'We could not activate your eSIM with the carrier. Your payment is safe and you will not be charged again: our team has been alerted and will retry the activation or refund your $1.00.',
-          next_steps: ['No action needed; we will e-mail you when it is resolved.', 'Ask again later for the status.'],
-        };
+        return { status: 'failed', ...facts, amountPaid: { cents: this.deps.priceCents(a.plan_id), currency: 'usd' } };
       default:
         throw new Error(`unexpected activation status ${a.status}`);
     }

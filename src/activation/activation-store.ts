@@ -2,7 +2,7 @@
 // (clock_timestamp(), not now(): a transaction that waited for the admission lock must not count
 // with the time it started).
 import { AdvisoryLock, type Queryable } from '../db/database.js';
-import type { ActivationStatus } from '../mcp/activation-facade.js';
+import type { ActivationStatus } from './status.js';
 
 export interface Activation {
   id: number;

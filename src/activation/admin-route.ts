@@ -1,7 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Express, Request, Response } from 'express';
-import type { Database } from '../db/database.js';
-import { activationStore } from './activation-store.js';
+import { invalidArgument } from '../errors.js';
 import { publicActivationId, type ActivationService } from './activation-service.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -15,7 +14,7 @@ export function isAdmin(req: Request, adminToken: string | undefined): boolean {
 
 export function mountAdminRoutes(
   app: Express,
-  deps: { activation: ActivationService; adminToken: string | undefined; db: Database; onQueued(): void },
+  deps: { activation: ActivationService; adminToken: string | undefined },
 ): void {
   const admin = (req: Request, res: Response): boolean => {
     if (isAdmin(req, deps.adminToken)) return true;
@@ -36,26 +35,9 @@ export function mountAdminRoutes(
   app.post('/admin/activations/:id/requeue', async (req, res) => {
     if (!admin(req, res)) return;
     const id = Number(/^(?:act_)?(\d{1,15})$/.exec(req.params.id)?.[1]);
-    if (!Number.isSafeInteger(id)) {
-      res.status(400).json({ error: 'invalid_argument', message: 'The id must look like act_123 or 123.' });
-      return;
-    }
-    let requeued;
-    try {
-      requeued = await deps.db.withTransaction((tx) => activationStore.requeueFailed(tx, id));
-    } catch (err) {
-      if ((err as { code?: string }).code === '23505') {
-        res.status(409).json({ error: 'conflict', message: 'This user already has an activation in progress or active.' });
-        return;
-      }
-      throw err;
-    }
-    if (!requeued) {
-      res.status(404).json({ error: 'not_found', message: `No failed activation ${publicActivationId(id)}.` });
-      return;
-    }
-    deps.onQueued();
-    const { position, estimatedWaitMinutes } = await deps.activation.standing(requeued);
+    if (!Number.isSafeInteger(id)) throw invalidArgument('The id must look like act_123 or 123.');
+    const { activation: requeued, standing } = await deps.activation.requeueFailed(id);
+    const { position, estimatedWaitMinutes } = standing;
     req.log?.info({ activationId: id, requeuedAs: requeued.id, position }, 'failed activation requeued by an operator');
     res.json({
       activation_id: publicActivationId(requeued.id),

@@ -48,9 +48,9 @@ const QUEUED_CHANNEL = 'dotm_activation_queued';
 export class SimulatedCrash extends Error {}
 
 export interface WorkerHooks {
-  afterClaim?(a: Activation): Promise<void> | void;
-  afterProvision?(a: Activation): Promise<void> | void;
-  afterStore?(a: Activation): Promise<void> | void;
+  afterClaim?(activation: Activation): Promise<void> | void;
+  afterProvision?(activation: Activation): Promise<void> | void;
+  afterStore?(activation: Activation): Promise<void> | void;
 }
 
 export interface ActivationWorkerDeps {
@@ -108,12 +108,12 @@ export class ActivationWorker {
 
   /** Claims what may start now and processes it; resolves when those are done. For tests and tools. */
   async drainOnce(): Promise<number> {
-    let n = 0;
+    let processed = 0;
     for (;;) {
-      const a = await this.claim();
-      if (!a) return n;
-      await this.process(a);
-      n += 1;
+      const activation = await this.claim();
+      if (!activation) return processed;
+      await this.process(activation);
+      processed += 1;
     }
   }
 
@@ -154,10 +154,10 @@ export class ActivationWorker {
     if (activation) {
       this.waitingLogged = false;
       const user = await userStore.byId(db, activation.user_id);
-      const pct = ((inWindow / limit) * 100).toFixed(1);
+      const usagePercent = ((inWindow / limit) * 100).toFixed(1);
       logger.info(
         { activationId: activation.id, uid: user?.firebase_uid, email: maskEmail(user?.email), usage: inWindow, limit },
-        `[ACTIVATION ALLOWED] UID: ${user?.firebase_uid ?? '?'} | Email: ${maskEmail(user?.email)} | Usage: ${inWindow}/${limit} (${pct}%)`,
+        `[ACTIVATION ALLOWED] UID: ${user?.firebase_uid ?? '?'} | Email: ${maskEmail(user?.email)} | Usage: ${inWindow}/${limit} (${usagePercent}%)`,
       );
     } else if (inWindow >= limit && !this.waitingLogged) {
       this.waitingLogged = true;
@@ -166,39 +166,39 @@ export class ActivationWorker {
     return activation;
   }
 
-  private async process(a: Activation): Promise<void> {
+  private async process(activation: Activation): Promise<void> {
     const { db, oxio, logger, hooks } = this.deps;
-    const log = logger.child({ activationId: a.id });
+    const log = logger.child({ activationId: activation.id });
     let claimLost = false;
     const heartbeat = setInterval(() => {
       void activationStore
-        .extendLease(db, a.id, a.attempts, this.leaseSeconds)
+        .extendLease(db, activation.id, activation.attempts, this.leaseSeconds)
         .then((ours) => {
           if (ours || claimLost) return;
           claimLost = true;
-          log.warn({ attempt: a.attempts }, 'this attempt no longer holds the activation (resumed elsewhere, or finished); it will not record a failure');
+          log.warn({ attempt: activation.attempts }, 'this attempt no longer holds the activation (resumed elsewhere, or finished); it will not record a failure');
         })
         .catch(() => {});
     }, (this.leaseSeconds * 1000) / 3);
     heartbeat.unref();
     try {
-      await hooks?.afterClaim?.(a);
-      const user = await userStore.byId(db, a.user_id);
-      if (!user) throw new Error(`user ${a.user_id} of activation ${a.id} not found`);
-      const line = await oxio.provisionEsim({ ...lineKeys(a, user), email: user.email, knownLineId: a.oxio_line_id });
-      await hooks?.afterProvision?.(a);
-      await this.deliver(a, user, line, log, hooks);
+      await hooks?.afterClaim?.(activation);
+      const user = await userStore.byId(db, activation.user_id);
+      if (!user) throw new Error(`user ${activation.user_id} of activation ${activation.id} not found`);
+      const line = await oxio.provisionEsim({ ...lineKeys(activation, user), email: user.email, knownLineId: activation.oxio_line_id });
+      await hooks?.afterProvision?.(activation);
+      await this.deliver(activation, user, line, log, hooks);
     } catch (err) {
       if (err instanceof SimulatedCrash) return;
       const retryable = (err as { retryable?: boolean }).retryable !== false;
       const message = err instanceof Error ? err.message : String(err);
-      if (retryable && a.attempts < this.maxAttempts) {
-        const retryIn = backoffDelay(a.attempts - 1, { base: this.retryBaseSeconds, max: MAX_RETRY_SECONDS });
-        log.warn({ err, attempt: a.attempts, retryInSeconds: retryIn }, 'activation attempt failed; will retry');
-        await activationStore.scheduleRetry(db, a.id, a.attempts, message, retryIn).catch((e) => log.error({ err: e }, 'could not schedule retry'));
+      if (retryable && activation.attempts < this.maxAttempts) {
+        const retryIn = backoffDelay(activation.attempts - 1, { base: this.retryBaseSeconds, max: MAX_RETRY_SECONDS });
+        log.warn({ err, attempt: activation.attempts, retryInSeconds: retryIn }, 'activation attempt failed; will retry');
+        await activationStore.scheduleRetry(db, activation.id, activation.attempts, message, retryIn).catch((error) => log.error({ err: error }, 'could not schedule retry'));
       } else {
-        log.warn({ err, attempt: a.attempts }, 'activation attempt failed; checking the carrier before giving up');
-        await this.giveUp(a, message, log).catch((e) => log.error({ err: e }, 'could not record the failure'));
+        log.warn({ err, attempt: activation.attempts }, 'activation attempt failed; checking the carrier before giving up');
+        await this.giveUp(activation, message, log).catch((error) => log.error({ err: error }, 'could not record the failure'));
       }
     } finally {
       clearInterval(heartbeat);
@@ -206,20 +206,20 @@ export class ActivationWorker {
   }
 
   /** Stores the line and queues its e-mail in one transaction; false if it was stored already. */
-  private async deliver(a: Activation, user: User, line: ProvisionedLine, log: Logger, hooks?: WorkerHooks): Promise<boolean> {
+  private async deliver(activation: Activation, user: User, line: ProvisionedLine, log: Logger, hooks?: WorkerHooks): Promise<boolean> {
     const stored = await this.deps.db.withTransaction(async (tx) => {
-      if (!(await activationStore.recordLine(tx, a.id, line))) return false;
+      if (!(await activationStore.recordLine(tx, activation.id, line))) return false;
       await enqueueActivationEmail(tx, {
-        activationId: a.id,
+        activationId: activation.id,
         recipient: user.email,
         phoneNumber: line.phoneNumber,
         activationCode: line.activationCode,
       });
       return true;
     });
-    await hooks?.afterStore?.(a);
+    await hooks?.afterStore?.(activation);
     if (stored) {
-      log.info({ uid: user.firebase_uid, email: maskEmail(user.email), attempt: a.attempts }, 'eSIM activated; e-mail queued');
+      log.info({ uid: user.firebase_uid, email: maskEmail(user.email), attempt: activation.attempts }, 'eSIM activated; e-mail queued');
       this.deps.onActivated?.();
     }
     return stored;
@@ -230,32 +230,32 @@ export class ActivationWorker {
    * or one still running elsewhere, may have made it): an active line is delivered, a line still
    * provisioning is waited for. Only the attempt that holds the claim records the failure.
    */
-  private async giveUp(a: Activation, reason: string, log: Logger): Promise<void> {
+  private async giveUp(activation: Activation, reason: string, log: Logger): Promise<void> {
     const { db, oxio } = this.deps;
-    const user = await userStore.byId(db, a.user_id);
+    const user = await userStore.byId(db, activation.user_id);
     let existing: Awaited<ReturnType<Provisioner['findExistingLine']>> = { state: 'none' };
     if (user) {
       try {
-        existing = await oxio.findExistingLine(lineKeys(a, user));
+        existing = await oxio.findExistingLine(lineKeys(activation, user));
       } catch (err) {
         log.warn({ err }, 'could not ask the carrier for the activation’s line');
       }
     }
     if (existing.state === 'active' && user) {
-      log.info({ lineId: existing.line.lineId, attempt: a.attempts }, 'the carrier holds a line for this activation; delivering it');
-      await this.deliver(a, user, existing.line, log);
+      log.info({ lineId: existing.line.lineId, attempt: activation.attempts }, 'the carrier holds a line for this activation; delivering it');
+      await this.deliver(activation, user, existing.line, log);
       return;
     }
     if (existing.state === 'provisioning') {
-      log.error({ lineId: existing.lineId, attempt: a.attempts }, 'activation attempts used up but its line is still provisioning; checking again later');
-      await activationStore.scheduleRetry(db, a.id, a.attempts, `${reason} (line ${existing.lineId} still provisioning)`, PROVISIONING_RECHECK_SECONDS);
+      log.error({ lineId: existing.lineId, attempt: activation.attempts }, 'activation attempts used up but its line is still provisioning; checking again later');
+      await activationStore.scheduleRetry(db, activation.id, activation.attempts, `${reason} (line ${existing.lineId} still provisioning)`, PROVISIONING_RECHECK_SECONDS);
       return;
     }
-    if (await activationStore.markFailed(db, a.id, a.attempts, reason)) log.error({ attempt: a.attempts, reason }, 'activation failed');
-    else log.warn({ attempt: a.attempts }, 'activation attempt failed after another worker took it over; leaving it to that worker');
+    if (await activationStore.markFailed(db, activation.id, activation.attempts, reason)) log.error({ attempt: activation.attempts, reason }, 'activation failed');
+    else log.warn({ attempt: activation.attempts }, 'activation attempt failed after another worker took it over; leaving it to that worker');
   }
 }
 
-function lineKeys(a: Activation, user: User) {
-  return { activationId: a.id, customerKey: user.firebase_uid, activationKey: a.carrier_ref, knownEndUserId: a.oxio_end_user_id };
+function lineKeys(activation: Activation, user: User) {
+  return { activationId: activation.id, customerKey: user.firebase_uid, activationKey: activation.carrier_ref, knownEndUserId: activation.oxio_end_user_id };
 }

@@ -15,7 +15,7 @@ import {
 import type { Request, Response } from 'express';
 import type { Caller } from '../identity/caller.js';
 import type { Logger } from '../logger.js';
-import type { McpDispatcher } from './dispatcher.js';
+import { HangUp, type McpDispatcher } from './dispatcher.js';
 import type { RequestContext } from './tool.js';
 import { AUTH_REQUIRED_TOOLS } from './tools/index.js';
 
@@ -152,7 +152,13 @@ export function createMcpPostHandler(deps: McpEndpointDeps) {
     }
 
     const caller = await deps.authenticate(req, requests > 0 && needsSignIn(slots));
-    const context: RequestContext = { caller, logger: (req as Request & { log?: Logger }).log };
+    const context: RequestContext = {
+      caller,
+      // Made on first use (src/http/request-log.ts): most calls never log.
+      get logger() {
+        return (req as Request & { log?: Logger }).log;
+      },
+    };
     const extra: MessageExtraInfo = {
       authInfo: { token: '', clientId: caller?.clientId ?? '', scopes: [], extra: context as Record<string, unknown> },
     };
@@ -165,12 +171,11 @@ export function createMcpPostHandler(deps: McpEndpointDeps) {
     let answers: JSONRPCResponse[];
     if (requests === 0) answers = slots as JSONRPCResponse[];
     else {
-      // A caller who hangs up ends its own requests; nobody else can.
-      const hangUp = new AbortController();
-      res.once('close', () => hangUp.abort());
-      answers = await Promise.all(
-        slots.map((m) => ('method' in m ? deps.dispatcher.request(m, extra, hangUp.signal) : m)),
-      );
+      // A caller who hangs up ends its own requests; nobody else can. The answer is written only
+      // after every request is answered, so a 'close' before that is the caller going away.
+      const line = new HangUp();
+      res.once('close', () => line.hangUp());
+      answers = await Promise.all(slots.map((m) => ('method' in m ? deps.dispatcher.request(m, extra, line) : m)));
     }
 
     if ((req.headers.accept ?? '').includes('text/event-stream')) {
@@ -179,6 +184,10 @@ export function createMcpPostHandler(deps: McpEndpointDeps) {
       res.end();
       return;
     }
-    res.status(200).json(batch ? answers : answers[0]);
+    // Express's res.json would parse and rewrite the content type twice and copy the body into a
+    // Buffer (node then writes headers and body apart); for this one known type, node's own
+    // `end` with the string sets Content-Length and sends headers and body in one write.
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.end(JSON.stringify(batch ? answers : answers[0]));
   };
 }

@@ -1,6 +1,6 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { registerResourcesAndPrompts } from './resources.js';
-import { answerProtocolErrorsPlainly, registerTools, type ToolContext } from './tool.js';
+import { answerProtocolErrorsPlainly, registerTools, validateToolsSynchronously, type ToolContext } from './tool.js';
 import { TOOLS } from './tools/index.js';
 import type { Metrics } from '../http/metrics.js';
 
@@ -18,6 +18,7 @@ export function createMcpServer(ctx: Omit<ToolContext, 'caller'>, metrics?: Metr
     { instructions: SERVER_INSTRUCTIONS, capabilities: { tools: {}, resources: {}, prompts: {} } },
   );
   registerTools(server, TOOLS, ctx, metrics);
+  validateToolsSynchronously(server);
   registerResourcesAndPrompts(server, ctx.catalog);
   answerProtocolErrorsPlainly(server, ctx.logger);
   return server;

@@ -3,6 +3,7 @@
 // what the activation records.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import type { ProvisionedLine as ActivationLine } from '../activation/worker.js';
 import { AppError } from '../errors.js';
 import { lastFour, normalizeActivationCode } from './activation-code.js';
 import {
@@ -18,13 +19,11 @@ import {
 } from './oxio-api.js';
 import { OxioError, requestBody, type OxioHttp } from './oxio-http.js';
 
-export interface ProvisionedLine {
-  endUserId: string;
-  lineId: string;
-  iccid: string;
-  phoneNumber: string;
-  /** As given by OXIO, in its complete SGP.22 form (checked by `normalizeActivationCode`). */
-  activationCode: string;
+/**
+ * The line the activation worker records (its `activationCode` as given by OXIO, in its complete
+ * SGP.22 form, checked by `normalizeActivationCode`), known here to be ACTIVE.
+ */
+export interface ProvisionedLine extends ActivationLine {
   status: 'ACTIVE';
 }
 

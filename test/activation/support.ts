@@ -7,7 +7,7 @@ import { expect } from 'vitest';
 import { activationStore } from '../../src/activation/activation-store.js';
 import type { Database, Queryable } from '../../src/db/database.js';
 import type { StoredMail } from '../../src/local/smtp/server.js';
-import type { ActivateEsimResult } from '../../src/mcp/activation-facade.js';
+import type { ActivateEsimResult } from '../../src/mcp/tools/activate-esim.js';
 import type { TestApp } from '../support/app.js';
 import { decodeQrPng } from '../notify/qr-decode.js';
 

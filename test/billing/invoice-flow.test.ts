@@ -7,7 +7,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStripe } from '../../src/local/stripe/index.js';
 import { uidForEmail } from '../../src/local/firebase/tokens.js';
-import type { ActivateEsimResult } from '../../src/mcp/activation-facade.js';
+import type { ActivateEsimResult } from '../../src/mcp/tools/activate-esim.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 
 type ActivateResult = ActivateEsimResult;

@@ -8,7 +8,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uidForEmail } from '../../src/local/firebase/tokens.js';
 import type { LocalStripe } from '../../src/local/stripe/index.js';
-import type { ActivateEsimResult } from '../../src/mcp/activation-facade.js';
+import type { ActivateEsimResult } from '../../src/mcp/tools/activate-esim.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 
 const STRIPE_TIMEOUT_MS = 1000;

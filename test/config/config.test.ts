@@ -29,6 +29,38 @@ describe('configuration', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', FIREBASE_AUTH_EMULATOR_HOST: '127.0.0.1:9099' })).toThrow(/FIREBASE_AUTH_EMULATOR_HOST/);
   });
 
+  it('each integration is its local stand-in or the real service with all its settings', () => {
+    expect(loadConfig({ LOCAL_SMTP_PORT: '2525' }).integrations).toEqual({
+      stripe: { kind: 'local', port: 0, webhookSecret: undefined },
+      oxio: { kind: 'local', port: 0, latencyMs: 20, failureRate: 0, initiatingMs: 0 },
+      smtp: { kind: 'local', port: 2525 },
+      firebase: { kind: 'local', emulatorHost: undefined },
+    });
+    const real = loadConfig({
+      STRIPE_SECRET_KEY: 'sk_test_abc',
+      STRIPE_WEBHOOK_SECRET: 'whsec_abc',
+      OXIO_BASE_URL: 'https://api.oxio.example',
+      OXIO_API_KEY: 'key',
+      OXIO_AUTH_TOKEN: 'token',
+      SMTP_URL: 'smtp://relay.example:587',
+      FIREBASE_PROJECT_ID: 'dotm-prod',
+    });
+    expect(real.integrations).toEqual({
+      stripe: { kind: 'real', secretKey: 'sk_test_abc', webhookSecret: 'whsec_abc' },
+      oxio: { kind: 'real', baseUrl: 'https://api.oxio.example', apiKey: 'key', authToken: 'token' },
+      smtp: { kind: 'real', url: 'smtp://relay.example:587' },
+      firebase: { kind: 'real' },
+    });
+    expect(real.local).toEqual({ stripe: false, oxio: false, smtp: false, firebase: false });
+    expect(loadConfig({ FIREBASE_PROJECT_ID: 'p', FIREBASE_AUTH_EMULATOR_HOST: '127.0.0.1:9099' }).integrations.firebase).toEqual({
+      kind: 'local',
+      emulatorHost: '127.0.0.1:9099',
+    });
+    // A real service's companion settings are required, not left for the start to trip over.
+    expect(() => loadConfig({ STRIPE_SECRET_KEY: 'sk_test_abc' })).toThrow(/STRIPE_WEBHOOK_SECRET/);
+    expect(() => loadConfig({ OXIO_BASE_URL: 'https://api.oxio.example', OXIO_API_KEY: 'key' })).toThrow(/OXIO_AUTH_TOKEN/);
+  });
+
   it('TRUST_PROXY is a hop count: true is the one load balancer in front, never every hop', () => {
     expect(loadConfig({}).TRUST_PROXY).toBe(0);
     expect(loadConfig({ TRUST_PROXY: 'false' }).TRUST_PROXY).toBe(0);

@@ -4,7 +4,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { JSONRPCRequest, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { createMcpDispatcher } from '../../src/mcp/dispatcher.js';
+import { createMcpDispatcher, HangUp } from '../../src/mcp/dispatcher.js';
 
 const extra: MessageExtraInfo = {};
 const call = (id: number): JSONRPCRequest => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'wait', arguments: {} } });
@@ -56,13 +56,34 @@ describe('createMcpDispatcher', () => {
   it('forgets a request whose caller went away', async () => {
     const { server, started } = waitingServer();
     const mcp = await createMcpDispatcher(server, { timeoutMs: 60_000 });
-    const hangUp = new AbortController();
-    const answer = mcp.request(call(2), extra, hangUp.signal);
+    const line = new HangUp();
+    const answer = mcp.request(call(2), extra, line);
     await until(() => started.length === 1);
-    hangUp.abort();
+    line.hangUp();
     expect(await answer).toMatchObject({ id: 2, error: { code: -32000 } });
     expect(mcp.inFlight()).toBe(0);
     await until(() => started[0]!.signal.aborted);
+    await mcp.close();
+  });
+
+  it('one hang-up ends every request on that line and no other; a line already gone is answered at once', async () => {
+    const { server, started } = waitingServer();
+    const mcp = await createMcpDispatcher(server, { timeoutMs: 60_000 });
+    const line = new HangUp();
+    const other = new HangUp();
+    const mine = [mcp.request(call(10), extra, line), mcp.request(call(11), extra, line)];
+    const theirs = mcp.request(call(12), extra, other);
+    await until(() => started.length === 3);
+    line.hangUp();
+    expect(await Promise.all(mine)).toMatchObject([
+      { id: 10, error: { code: -32000 } },
+      { id: 11, error: { code: -32000 } },
+    ]);
+    expect(mcp.inFlight()).toBe(1);
+    expect(await mcp.request(call(13), extra, line)).toMatchObject({ id: 13, error: { code: -32000 } });
+    started[2]!.release();
+    expect(await theirs).toMatchObject({ id: 12, result: { content: [{ type: 'text', text: 'done' }] } });
+    expect(mcp.inFlight()).toBe(0);
     await mcp.close();
   });
 

@@ -103,28 +103,7 @@ export async function startLocalOxio(opts: LocalOxioOptions = {}): Promise<Local
   const counters = { requests: 0, lineCreateRequests: 0 };
   const heldAnswers = new Set<NodeJS.Timeout>();
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.use(countRequests(counters, log));
-  app.use(async (_req, _res, next) => {
-    if (settings.latencyMs > 0) await sleep(settings.latencyMs);
-    next();
-  });
-  app.use(authenticate(Buffer.from(`${apiKey}:${authToken}`, 'utf8')));
-  app.use(injectFailures(failures, settings, heldAnswers, log));
-  app.use(express.json({ limit: '100kb' }));
-  const routeDeps: RouteDeps = { store, settings, log };
-  endUserRoutes(app, routeDeps);
-  lineRoutes(app, routeDeps);
-  inventoryRoutes(app, routeDeps);
-  app.use((req: Request, res: Response) => sendError(res, 404, `No route for ${req.method} ${req.path}`));
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const status = (err as { status?: unknown }).status;
-    if (status === 400 || status === 413) return sendError(res, status, status === 413 ? 'Request body too large' : 'Malformed JSON body');
-    log?.error({ err }, 'local OXIO: unexpected error');
-    sendError(res, 500, 'Internal server error');
-  });
+  const app = oxioApp({ store, settings, log }, { counters, failures, heldAnswers, credentials: Buffer.from(`${apiKey}:${authToken}`, 'utf8') });
 
   const host = opts.host ?? '127.0.0.1';
   const server = createServer(app);
@@ -171,6 +150,41 @@ export async function startLocalOxio(opts: LocalOxioOptions = {}): Promise<Local
       await closed;
     },
   };
+}
+
+interface Gate {
+  counters: { requests: number; lineCreateRequests: number };
+  failures: FailureInjector;
+  heldAnswers: Set<NodeJS.Timeout>;
+  /** `apiKey:authToken`, as Basic auth carries them. */
+  credentials: Buffer;
+}
+
+/** Request flow: count → latency → Basic auth → injected failure → JSON body → route → 404 or error. */
+function oxioApp(routeDeps: RouteDeps, gate: Gate): express.Express {
+  const { settings, log } = routeDeps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(countRequests(gate.counters, log));
+  app.use(async (_req, _res, next) => {
+    if (settings.latencyMs > 0) await sleep(settings.latencyMs);
+    next();
+  });
+  app.use(authenticate(gate.credentials));
+  app.use(injectFailures(gate.failures, settings, gate.heldAnswers, log));
+  app.use(express.json({ limit: '100kb' }));
+  endUserRoutes(app, routeDeps);
+  lineRoutes(app, routeDeps);
+  inventoryRoutes(app, routeDeps);
+  app.use((req: Request, res: Response) => sendError(res, 404, `No route for ${req.method} ${req.path}`));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: unknown }).status;
+    if (status === 400 || status === 413) return sendError(res, status, status === 413 ? 'Request body too large' : 'Malformed JSON body');
+    log?.error({ err }, 'local OXIO: unexpected error');
+    sendError(res, 500, 'Internal server error');
+  });
+  return app;
 }
 
 function countRequests(counters: { requests: number; lineCreateRequests: number }, log: Logger | undefined): RequestHandler {

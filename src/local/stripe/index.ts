@@ -4,15 +4,15 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type Response } from 'express';
+import express from 'express';
 import { pino, type Logger } from 'pino';
-import Stripe from 'stripe';
 import { createApiRouter } from './api.js';
 import { FailureInjector, type FailureRule } from '../failures.js';
 import { createHostedPageRouter } from './hosted-page.js';
+import { RequestStats } from './request-stats.js';
 import { IdempotencyCache } from './idempotency.js';
 import { type RenderContext, renderInvoice } from './render.js';
-import { nowSeconds, stripeId, type InvoiceEventType, type InvoiceRecord, type RequestOrigin } from './records.js';
+import { EventLog, invoiceEvent } from './event-log.js';
 import { LocalStripeStore } from './store.js';
 import { DEFAULT_RETRY_POLICY, WebhookDispatcher, type StripeEventObject, type WebhookRetryPolicy } from './webhooks.js';
 
@@ -82,107 +82,32 @@ export async function startLocalStripe(opts: LocalStripeOptions = {}): Promise<L
   const logger = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'local-stripe' });
   const webhookSecret = opts.webhookSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
   const secretKey = `sk_test_local_${randomBytes(12).toString('hex')}`;
-  const eventHistoryLimit = opts.eventHistoryLimit ?? 10_000;
   const retry: WebhookRetryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.webhookRetry };
 
   const webhooks = new WebhookDispatcher(opts.webhookUrl, webhookSecret, retry, logger);
-  const eventLog: StripeEventObject[] = [];
-  const eventsById = new Map<string, StripeEventObject>();
+  const eventLog = new EventLog(opts.eventHistoryLimit ?? 10_000);
   let publicBaseUrl = opts.publicBaseUrl?.replace(/\/+$/, '') ?? '';
 
   // The store reports state changes; each becomes an event with a snapshot of the invoice.
   let render: RenderContext;
-  const onInvoiceEvent = (type: InvoiceEventType, invoice: InvoiceRecord, origin: RequestOrigin | null) => {
-    const event: StripeEventObject = {
-      id: stripeId('evt'),
-      object: 'event',
-      api_version: Stripe.API_VERSION,
-      created: nowSeconds(),
-      type,
-      data: { object: renderInvoice(render, invoice) },
-      livemode: false,
-      pending_webhooks: 1,
-      request: { id: origin?.id ?? null, idempotency_key: origin?.idempotencyKey ?? null },
-    };
-    eventLog.push(event);
-    eventsById.set(event.id, event);
-    if (eventLog.length > eventHistoryLimit) {
-      const dropped = eventLog.shift();
-      if (dropped) eventsById.delete(dropped.id);
-    }
-    webhooks.enqueue(event, invoice.id);
-  };
-  const store = new LocalStripeStore(onInvoiceEvent);
+  const store = new LocalStripeStore((type, invoice, origin) => {
+    webhooks.enqueue(eventLog.record(invoiceEvent(type, renderInvoice(render, invoice), origin)), invoice.id);
+  });
   render = { store, publicBaseUrl: () => publicBaseUrl, accountName: opts.accountName ?? 'DOTM' };
 
-  let requests = 0;
-  let handlerMs = 0;
-  const excluded = new WeakMap<Response, number>();
+  const stats = new RequestStats();
   const failures = new FailureInjector();
   const apiRequests: Array<{ method: string; path: string }> = [];
-
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  // Stripe's GET parameters use bracket notation too (expand[0]=…, created[gte]=…).
-  app.set('query parser', 'extended');
-  app.use((_req, res, next) => {
-    const started = performance.now();
-    let counted = false;
-    const count = () => {
-      if (counted) return;
-      counted = true;
-      requests += 1;
-      handlerMs += Math.max(0, performance.now() - started - (excluded.get(res) ?? 0));
-    };
-    res.once('finish', count);
-    res.once('close', count);
-    next();
-  });
-  app.use(
-    '/v1',
-    createApiRouter({
-      render,
-      idempotency: new IdempotencyCache(),
-      failures,
-      events: { byId: (id) => eventsById.get(id), newestFirst: () => [...eventLog].reverse() },
-      latencyMs: opts.latencyMs ?? 0,
-      onRequest: (method, path) => {
-        apiRequests.push({ method, path });
-        if (apiRequests.length > eventHistoryLimit) apiRequests.shift();
-      },
-      logger,
-      excludeFromStats: (res, ms) => excluded.set(res, (excluded.get(res) ?? 0) + ms),
-    }),
-  );
-  app.use(createHostedPageRouter(render, logger));
-  app.use((_req, res) => {
-    res.status(404).type('application/json').send(JSON.stringify({ error: { type: 'invalid_request_error', message: 'Not found' } }));
-  });
+  const app = stripeApp({ logger, stats, render, failures, eventLog, apiRequests, latencyMs: opts.latencyMs ?? 0 });
 
   const server: Server = createServer(app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, bindHost, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, opts.port ?? 0, bindHost);
   const port = (server.address() as AddressInfo).port;
   // A wildcard bind is reachable on loopback; that is the address clients should use.
   const host = bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   if (!publicBaseUrl) publicBaseUrl = url;
   logger.info({ url, webhookUrl: opts.webhookUrl ?? null }, 'local Stripe listening');
-
-  const asPromise = (fn: () => void): Promise<void> => {
-    try {
-      fn();
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-  };
 
   let closed: Promise<void> | null = null;
 
@@ -193,14 +118,14 @@ export async function startLocalStripe(opts: LocalStripeOptions = {}): Promise<L
     secretKey,
     webhookSecret,
     setWebhookUrl: (webhookUrl) => webhooks.setUrl(webhookUrl),
-    injectFailure: (f) => failures.add(f),
+    injectFailure: (rule) => failures.add(rule),
     clearFailures: () => failures.clear(),
     holdWebhooks: (hold) => webhooks.hold(hold),
     releaseWebhooks: () => webhooks.release(),
     webhooksIdle: () => webhooks.idle(),
-    events: () => eventLog.map((e) => structuredClone(e)),
+    events: () => eventLog.oldestFirst().map((event) => structuredClone(event)),
     deliverEvent: async (eventId) => {
-      const event = eventsById.get(eventId);
+      const event = eventLog.byId(eventId);
       if (!event) throw new Error(`local Stripe: no such event ${eventId}`);
       return webhooks.deliverNow(event);
     },
@@ -214,8 +139,8 @@ export async function startLocalStripe(opts: LocalStripeOptions = {}): Promise<L
     voidInvoice: (invoiceId) => asPromise(() => store.void(invoiceId, null)),
     markUncollectible: (invoiceId) => asPromise(() => store.markUncollectible(invoiceId, null)),
     counts: () => store.counts(),
-    apiRequests: () => apiRequests.map((r) => ({ ...r })),
-    stats: () => ({ requests, handlerMs }),
+    apiRequests: () => apiRequests.map((request) => ({ ...request })),
+    stats: () => stats.totals(),
     close: () => {
       closed ??= new Promise<void>((resolve) => {
         webhooks.close();
@@ -225,4 +150,63 @@ export async function startLocalStripe(opts: LocalStripeOptions = {}): Promise<L
       return closed;
     },
   };
+}
+
+interface StripeAppParts {
+  logger: Logger;
+  stats: RequestStats;
+  render: RenderContext;
+  failures: FailureInjector;
+  eventLog: EventLog;
+  /** Appended to as requests arrive, trimmed to the event log's limit. */
+  apiRequests: Array<{ method: string; path: string }>;
+  latencyMs: number;
+}
+
+function stripeApp({ logger, stats, render, failures, eventLog, apiRequests, latencyMs }: StripeAppParts): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  // Stripe's GET parameters use bracket notation too (expand[0]=…, created[gte]=…).
+  app.set('query parser', 'extended');
+  app.use(stats.middleware);
+  const api = createApiRouter({
+    render,
+    idempotency: new IdempotencyCache(),
+    failures,
+    events: eventLog,
+    latencyMs,
+    onRequest: (method, path) => {
+      apiRequests.push({ method, path });
+      if (apiRequests.length > eventLog.limit) apiRequests.shift();
+    },
+    logger,
+    excludeFromStats: (res, ms) => stats.exclude(res, ms),
+  });
+  app.use('/v1', api);
+  app.use(createHostedPageRouter(render, logger));
+  app.use((_req, res) => {
+    res.status(404).type('application/json').send(JSON.stringify({ error: { type: 'invalid_request_error', message: 'Not found' } }));
+  });
+  return app;
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** A test's synchronous action as a promise: what it throws becomes the rejection. */
+function asPromise(action: () => void): Promise<void> {
+  try {
+    action();
+    return Promise.resolve();
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
 }

@@ -2,7 +2,7 @@
 // send, void, mark uncollectible, pay).
 import { Params } from '../params.js';
 import { renderInvoice } from '../render.js';
-import type { CollectionMethod, InvoiceRecord, InvoiceStatus } from '../records.js';
+import type { CollectionMethod, InvoiceRecord, InvoiceStatus, RequestOrigin } from '../records.js';
 import { list, pageOf } from './expand.js';
 import type { Resources } from './resources.js';
 
@@ -101,29 +101,21 @@ export function invoiceTransitionRoutes(resources: Resources): void {
     }),
   );
 
-  api.post(
-    '/invoices/:id/send',
-    route((ctx, req) => {
-      const params = new Params(ctx.params, []);
-      return invoiceAnswer(resources, store.send(String(req.params.id), ctx.origin), params);
-    }),
-  );
-
-  api.post(
-    '/invoices/:id/void',
-    route((ctx, req) => {
-      const params = new Params(ctx.params, []);
-      return invoiceAnswer(resources, store.void(String(req.params.id), ctx.origin), params);
-    }),
-  );
-
-  api.post(
-    '/invoices/:id/mark_uncollectible',
-    route((ctx, req) => {
-      const params = new Params(ctx.params, []);
-      return invoiceAnswer(resources, store.markUncollectible(String(req.params.id), ctx.origin), params);
-    }),
-  );
+  // The moves that take no parameters.
+  const plainMoves: Array<[string, (id: string, origin: RequestOrigin) => InvoiceRecord]> = [
+    ['send', (id, origin) => store.send(id, origin)],
+    ['void', (id, origin) => store.void(id, origin)],
+    ['mark_uncollectible', (id, origin) => store.markUncollectible(id, origin)],
+  ];
+  for (const [move, carryOut] of plainMoves) {
+    api.post(
+      `/invoices/:id/${move}`,
+      route((ctx, req) => {
+        const params = new Params(ctx.params, []);
+        return invoiceAnswer(resources, carryOut(String(req.params.id), ctx.origin), params);
+      }),
+    );
+  }
 
   api.post(
     '/invoices/:id/pay',
