@@ -1,5 +1,5 @@
 // Search, details, pricing and membership comparison: pure functions over the catalogue data.
-import { AppError } from '../errors.js';
+import { AppError, notFound } from '../errors.js';
 import type { Catalog, Service, ServiceType } from './catalog.js';
 import { divideRounded, money, type Money } from './money.js';
 import { nearestIds } from './suggest.js';
@@ -171,6 +171,8 @@ export function compareMemberships(catalog: Catalog, planIds?: readonly string[]
           return s;
         })
       : memberships;
+  // An operator's catalogue may hold no membership at all: say so instead of failing inside reduce.
+  if (chosen.length === 0) throw notFound('The catalogue offers no membership plans to compare right now.');
   const plans = chosen.map((s) => ({
     id: s.id,
     name: s.name,

@@ -6,7 +6,9 @@ import { activationStore } from '../../src/activation/activation-store.js';
 import type { LocalOxio } from '../../src/local/oxio/index.js';
 import type { LocalSmtp } from '../../src/local/smtp/server.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { activateEsim, qrTexts, seedPaid, waitUntil } from './support.js';
+import { waitUntil } from '../support/time.js';
+import { activateEsim } from '../support/tools.js';
+import { qrTexts, seedPaid } from './support.js';
 
 describe('one line per activation, whatever the e-mail', () => {
   let app: TestApp;

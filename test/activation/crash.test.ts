@@ -9,18 +9,9 @@ import { startLocalSmtp, type LocalSmtp } from '../../src/local/smtp/server.js';
 import { OxioClient } from '../../src/telecom/oxio-client.js';
 import { startTestApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import {
-  activationOf,
-  activations,
-  expireLeases,
-  memoryLogger,
-  outboxRows,
-  qrTexts,
-  seedPaid,
-  sleep,
-  startsInWindow,
-  waitUntil,
-} from './support.js';
+import { memoryLogger } from '../support/logger.js';
+import { sleep, waitUntil } from '../support/time.js';
+import { activationOf, activations, expireLeases, outboxRows, qrTexts, seedPaid, startsInWindow } from './support.js';
 
 type CrashPoint = keyof WorkerHooks;
 

@@ -6,15 +6,10 @@ import { ActivationWorker } from '../../src/activation/worker.js';
 import { uidForEmail } from '../../src/local/firebase/tokens.js';
 import { OxioClient } from '../../src/telecom/oxio-client.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import {
-  activateEsim,
-  activationOf,
-  buyAndPay,
-  memoryLogger,
-  qrTexts,
-  slideWindow,
-  type ActivateAnswer,
-} from './support.js';
+import { memoryLogger } from '../support/logger.js';
+import { sleep } from '../support/time.js';
+import { activateEsim, type ActivateAnswer } from '../support/tools.js';
+import { activationOf, buyAndPay, qrTexts, slideWindow } from './support.js';
 
 const ADMIN = 'test-admin-token-0123456789';
 
@@ -77,7 +72,7 @@ describe('activate_esim to a QR code in the mailbox', () => {
     expectNoInstallSecrets([first, answer], line);
 
     // One e-mail, even after asking again.
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(smtp.messages().filter((m) => m.to.includes(email))).toHaveLength(1);
 
     const allowed = app.logs.filter((l) => String(l.msg).startsWith('[ACTIVATION ALLOWED]'));

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalOxio, type LocalOxio } from '../../src/local/oxio/index.js';
 import { startLocalSmtp, type LocalSmtp, type StoredMail } from '../../src/local/smtp/server.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from '../support/db.js';
-import { activationOf, qrTexts, seedPaid, sleep, waitUntil, type ActivationRow } from './support.js';
+import { sleep, waitUntil } from '../support/time.js';
+import { activationOf, qrTexts, seedPaid, type ActivationRow } from './support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LEASE_SECONDS = 2;

@@ -7,7 +7,9 @@ import type { Database } from '../../src/db/database.js';
 import { startLocalOxio, type LocalOxio } from '../../src/local/oxio/index.js';
 import { OxioClient } from '../../src/telecom/oxio-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { activationOf, memoryLogger, outboxRows, seedPaid, waitUntil } from './support.js';
+import { memoryLogger } from '../support/logger.js';
+import { waitUntil } from '../support/time.js';
+import { activationOf, outboxRows, seedPaid } from './support.js';
 
 let oxio: LocalOxio;
 let database: TestDatabase;

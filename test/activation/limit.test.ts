@@ -9,7 +9,9 @@ import { startLocalSmtp, type LocalSmtp } from '../../src/local/smtp/server.js';
 import { OxioClient } from '../../src/telecom/oxio-client.js';
 import { startTestApp } from '../support/app.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from '../support/db.js';
-import { activations, memoryLogger, seedPaid, sleep, slideWindow, startsInWindow, waitUntil } from './support.js';
+import { memoryLogger } from '../support/logger.js';
+import { sleep, waitUntil } from '../support/time.js';
+import { activations, seedPaid, slideWindow, startsInWindow } from './support.js';
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 

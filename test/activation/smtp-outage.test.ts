@@ -2,7 +2,8 @@
 // when SMTP is back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { activationOf, activations, outboxRows, qrTexts, seedPaid, sleep, waitUntil } from './support.js';
+import { sleep, waitUntil } from '../support/time.js';
+import { activationOf, activations, outboxRows, qrTexts, seedPaid } from './support.js';
 
 describe('SMTP down, then up', () => {
   let app: TestApp;

@@ -1,14 +1,13 @@
 // Shared steps for the activation tests: paid activations straight in the database (what a payment
-// does), the activate_esim conversation through the MCP client, waiting on conditions, and reading
-// the QR code out of a received e-mail.
+// does), buying through the MCP client and local Stripe, and reading the QR code out of a received
+// e-mail. Waiting, log capture and tool calls are in ../support/.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { pino, type Logger } from 'pino';
 import { expect } from 'vitest';
 import { activationStore } from '../../src/activation/activation-store.js';
 import type { Database, Queryable } from '../../src/db/database.js';
 import type { StoredMail } from '../../src/local/smtp/server.js';
-import type { ActivateEsimResult } from '../../src/mcp/tools/activate-esim.js';
 import type { TestApp } from '../support/app.js';
+import { activateEsim, type ActivateAnswer } from '../support/tools.js';
 import { decodeQrPng } from '../notify/qr-decode.js';
 
 export interface ActivationRow {
@@ -84,46 +83,6 @@ export async function seedPaid(db: Database, n: number, prefix: string): Promise
     seeded.push({ id, email, uid });
   }
   return seeded;
-}
-
-export async function waitUntil<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  { timeoutMs = 10_000, intervalMs = 25, what = 'condition' }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** A pino logger writing parsed lines into an array. */
-export function memoryLogger(level = 'info'): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
-  return { logger, lines };
-}
-
-export interface ActivateAnswer {
-  structured: ActivateEsimResult;
-  text: string;
-  /** Everything the assistant receives, as one string (to prove what is never in it). */
-  raw: string;
-}
-
-export async function activateEsim(client: Client, args: Record<string, unknown> = {}): Promise<ActivateAnswer> {
-  const result = await client.callTool({ name: 'activate_esim', arguments: args });
-  expect(result.isError ?? false, JSON.stringify(result.content)).toBe(false);
-  const content = result.content as Array<{ type: string; text?: string }>;
-  return {
-    structured: result.structuredContent as unknown as ActivateEsimResult,
-    text: content.map((c) => c.text ?? '').join('\n'),
-    raw: JSON.stringify(result),
-  };
 }
 
 /** The user's open invoice at (local) Stripe. */

@@ -9,8 +9,9 @@ import type { LocalStripe } from '../../src/local/stripe/index.js';
 import { uidForEmail } from '../../src/local/firebase/tokens.js';
 import type { ActivateEsimResult } from '../../src/mcp/tools/activate-esim.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-
-type ActivateResult = ActivateEsimResult;
+import { sleep } from '../support/time.js';
+import { activate, callToolExpectingError } from '../support/tools.js';
+import { signedEvent, stripeIdFromUrl, stripeSdk, uniqueEmail } from './support.js';
 
 interface InvoiceRow {
   id: number;
@@ -18,25 +19,6 @@ interface InvoiceRow {
   stripe_invoice_id: string | null;
   hosted_invoice_url: string | null;
   paid_at: Date | null;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const uniqueEmail = (name: string) => `${name}.${randomBytes(3).toString('hex')}@example.com`;
-
-/** The real SDK pointed at the stand-in: Stripe's own view of customers and invoices. */
-const stripeSdk = (local: LocalStripe) => new Stripe(local.secretKey, { host: local.host, port: local.port, protocol: 'http' });
-
-async function activate(client: Client): Promise<ActivateResult> {
-  const r = await client.callTool({ name: 'activate_esim', arguments: {} });
-  const text = (r.content as Array<{ text: string }>).map((c) => c.text).join('\n');
-  if (r.isError) throw new Error(`activate_esim failed: ${text}`);
-  return r.structuredContent as unknown as ActivateResult;
-}
-
-async function activateExpectingError(client: Client): Promise<string> {
-  const r = await client.callTool({ name: 'activate_esim', arguments: {} });
-  expect(r.isError).toBe(true);
-  return (r.content as Array<{ text: string }>).map((c) => c.text).join('\n');
 }
 
 function billingQueries(t: TestApp) {
@@ -86,25 +68,6 @@ async function postWebhook(t: TestApp, body: string, signature?: string) {
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
-
-/** An event as Stripe would send it, signed with the given secret (the stand-in's, or a wrong one). */
-function signedEvent(type: string, object: Record<string, unknown>, secret: string, timestamp?: number) {
-  const payload = JSON.stringify({
-    id: `evt_test_${randomBytes(8).toString('hex')}`,
-    object: 'event',
-    api_version: Stripe.API_VERSION,
-    created: Math.floor(Date.now() / 1000),
-    type,
-    data: { object },
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-  });
-  const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret, ...(timestamp ? { timestamp } : {}) });
-  return { payload, signature, id: (JSON.parse(payload) as { id: string }).id };
-}
-
-const stripeIdFromUrl = (url: string) => /\/i\/(in_\w+)/.exec(url)![1]!;
 
 describe('the $1 invoice flow', () => {
   let t: TestApp;
@@ -449,7 +412,7 @@ describe('the $1 invoice flow', () => {
       const { uid, email, client } = await newUser('ida');
       local.injectFailure({ method: 'POST', path: '/v1/invoices', mode: 'error', times: 2 });
       try {
-        const text = await activateExpectingError(client);
+        const text = await callToolExpectingError(client, 'activate_esim');
         expect(text).toMatch(/invoice/i);
         expect(text).toMatch(/nothing was charged/i);
         expect(text).toMatch(/try again/i);
@@ -478,7 +441,7 @@ describe('the $1 invoice flow', () => {
       local.injectFailure({ method: 'POST', path: '/v1/invoices', mode: 'error', times: 1 });
       let text: string;
       try {
-        text = await activateExpectingError(client);
+        text = await callToolExpectingError(client, 'activate_esim');
       } finally {
         local.clearFailures();
       }
@@ -517,7 +480,7 @@ describe('the $1 invoice flow', () => {
       }
       const next = await activate(client);
       expect(next.status).toBe('awaiting_payment');
-      if (!first.isError) expect((first.structuredContent as unknown as ActivateResult).invoice_url).toBe(next.invoice_url);
+      if (!first.isError) expect((first.structuredContent as unknown as ActivateEsimResult).invoice_url).toBe(next.invoice_url);
       await local.webhooksIdle();
       const atStripe = await stripe.invoices.list({ customer: (await db.user(uid))!.stripe_customer_id! });
       expect(atStripe.data).toHaveLength(1);
@@ -547,7 +510,7 @@ describe('Stripe timing out while the invoice is created', () => {
     const started = Date.now();
     let text: string;
     try {
-      text = await activateExpectingError(client);
+      text = await callToolExpectingError(client, 'activate_esim');
     } finally {
       local.clearFailures();
     }

@@ -3,36 +3,19 @@
 // settings are small (a 1 s Stripe timeout) so the leases they derive from are short enough to test.
 // Workers are off, so a paid activation stays `queued`.
 import { randomBytes } from 'node:crypto';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uidForEmail } from '../../src/local/firebase/tokens.js';
 import type { LocalStripe } from '../../src/local/stripe/index.js';
 import type { ActivateEsimResult } from '../../src/mcp/tools/activate-esim.js';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { waitUntil } from '../support/time.js';
+import { activate } from '../support/tools.js';
+import { signedEvent, stripeIdFromUrl, stripeSdk, uniqueEmail } from './support.js';
 
 const STRIPE_TIMEOUT_MS = 1000;
 const LOOKUP_INTERVAL_SECONDS = 60;
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const uniqueEmail = (name: string) => `${name}.${randomBytes(3).toString('hex')}@example.com`;
-const stripeIdFromUrl = (url: string) => /\/i\/(in_\w+)/.exec(url)![1]!;
-
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-async function activate(client: Client): Promise<ActivateEsimResult> {
-  const r = await client.callTool({ name: 'activate_esim', arguments: {} });
-  const text = (r.content as Array<{ text: string }>).map((c) => c.text).join('\n');
-  if (r.isError) throw new Error(`activate_esim failed: ${text}`);
-  return r.structuredContent as unknown as ActivateEsimResult;
-}
 
 /** The app, its Stripe stand-in, and what the tests read of them. */
 async function startApp(env: Record<string, string>) {
@@ -42,7 +25,7 @@ async function startApp(env: Record<string, string>) {
   return {
     t,
     local,
-    stripe: new Stripe(local.secretKey, { host: local.host, port: local.port, protocol: 'http' }),
+    stripe: stripeSdk(local),
     q,
     customerOf: async (uid: string) =>
       (await q<{ stripe_customer_id: string }>('SELECT stripe_customer_id FROM users WHERE firebase_uid = $1', [uid]))[0]!.stripe_customer_id,
@@ -87,7 +70,7 @@ describe('invoices under a slow Stripe', () => {
     const before = local.counts();
     try {
       const first = activate(client);
-      await until(() => requestsTo('POST', '/v1/customers') > customersBefore, 'the first call to reach Stripe');
+      await waitUntil(() => requestsTo('POST', '/v1/customers') > customersBefore, { what: 'the first call to reach Stripe', intervalMs: 10 });
       const second = activate(client);
       const answers = await Promise.all([first, second]);
       expect(answers.map((a) => a.status)).toEqual(['awaiting_payment', 'awaiting_payment']);
@@ -126,18 +109,7 @@ describe('invoices under a slow Stripe', () => {
       metadata: { dotm_invoice_id: String(row.id) },
     };
     for (const type of ['invoice.paid', 'invoice.payment_succeeded', 'invoice.paid']) {
-      const payload = JSON.stringify({
-        id: `evt_test_${randomBytes(8).toString('hex')}`,
-        object: 'event',
-        api_version: Stripe.API_VERSION,
-        created: Math.floor(Date.now() / 1000),
-        type,
-        data: { object: paidTwice },
-        livemode: false,
-        pending_webhooks: 1,
-        request: { id: null, idempotency_key: null },
-      });
-      const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: local.webhookSecret });
+      const { payload, signature } = signedEvent(type, paidTwice, local.webhookSecret);
       const res = await fetch(`${t.url}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body: payload });
       expect(res.status).toBe(200);
     }
@@ -268,7 +240,7 @@ describe('a creation attempt that outlives its lease', () => {
     let answers: ActivateEsimResult[];
     try {
       const first = activate(client);
-      await until(() => requestsTo('POST', '/v1/invoices') > invoicesBefore, 'the first attempt to ask Stripe for the invoice');
+      await waitUntil(() => requestsTo('POST', '/v1/invoices') > invoicesBefore, { what: 'the first attempt to ask Stripe for the invoice', intervalMs: 10 });
       // The holder stalls past its lease (a paused process, or a lease shorter than Stripe's latency).
       await t.service.db.query(
         `UPDATE invoices SET lease_until = clock_timestamp() - interval '1 second'

@@ -4,7 +4,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, onPostgres, type TestDatabase } from '../support/db.js';
-import { sleep, waitUntil } from '../activation/support.js';
+import { sleep, waitUntil } from '../support/time.js';
 
 describe.runIf(onPostgres())('PostgreSQL connections terminated under the service', () => {
   let t: TestDatabase;

@@ -3,6 +3,7 @@
 import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MCP_PATH } from '../../src/mcp/endpoint.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { authorizeUrl, pkce, registerClient } from '../oauth/support.js';
 
@@ -30,7 +31,7 @@ describe('request bodies that cannot be decoded', () => {
   afterAll(() => t.close());
 
   const routes = [
-    { path: '/mcp/v2/messages', type: 'application/json', format: 'json-rpc' },
+    { path: MCP_PATH, type: 'application/json', format: 'json-rpc' },
     { path: '/token', type: 'application/x-www-form-urlencoded', format: 'oauth' },
     { path: '/register', type: 'application/json', format: 'oauth' },
     { path: '/oauth/consent', type: 'application/x-www-form-urlencoded', format: 'html' },

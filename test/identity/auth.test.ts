@@ -2,9 +2,9 @@
 // is told (RFC 6750 / RFC 9728), and automatic registration from the verified token.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uidForEmail } from '../../src/local/firebase/tokens.js';
+import { MCP_PATH } from '../../src/mcp/endpoint.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-
-const MCP_PATH = '/mcp/v2/messages';
+import { sleep } from '../support/time.js';
 
 interface RpcAnswer {
   status: number;
@@ -192,7 +192,7 @@ describe('sign-in at the MCP endpoint', () => {
     await callTool(t, 'activate_esim', {}, bearer(t.token(EMAILS.renamed, { uid })));
     const [before] = await usersWithUid(t, uid);
     expect(before!.email).toBe(EMAILS.renamed);
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     const res = await callTool(t, 'activate_esim', {}, bearer(t.token(EMAILS.renamedNew, { uid })));
     expect(res.status).toBe(200);
     const rows = await usersWithUid(t, uid);

@@ -2,9 +2,13 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WakeLoop, type WakeLoopOptions } from '../../src/jobs/wake-loop.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { memoryLogger } from '../support/logger.js';
+import { sleep, waitUntil } from '../support/time.js';
 
 const CHANNEL = 'wake_loop_test';
 const silent = pino({ level: 'silent' });
+/** Every wait here is for a pass that comes in milliseconds, far before the 60 s poll. */
+const soon = (what: string) => ({ what, timeoutMs: 5000, intervalMs: 10 });
 
 /** A loop over the test database whose passes are counted (and may be held open). */
 function counted(t: TestDatabase, o: Partial<WakeLoopOptions> & { during?: (n: number) => Promise<void> } = {}) {
@@ -24,14 +28,6 @@ function counted(t: TestDatabase, o: Partial<WakeLoopOptions> & { during?: (n: n
   return { loop, passes };
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe('WakeLoop', () => {
   let t: TestDatabase;
   beforeAll(async () => {
@@ -45,9 +41,9 @@ describe('WakeLoop', () => {
     const { loop, passes } = counted(t);
     await loop.start();
     try {
-      await until(() => passes.length === 1, 'the first pass');
+      await waitUntil(() => passes.length === 1, soon('the first pass'));
       await t.db.query(`SELECT pg_notify($1, '')`, [CHANNEL]);
-      await until(() => passes.length === 2, 'the pass a NOTIFY starts');
+      await waitUntil(() => passes.length === 2, soon('the pass a NOTIFY starts'));
     } finally {
       await loop.stop();
     }
@@ -59,18 +55,17 @@ describe('WakeLoop', () => {
     const { loop, passes } = counted(t, { during: (n) => (n === 1 ? held : Promise.resolve()) });
     await loop.start();
     try {
-      await until(() => passes.length === 1, 'the first pass');
+      await waitUntil(() => passes.length === 1, soon('the first pass'));
       loop.wake();
       release();
-      await until(() => passes.length === 2, 'the pass the wake asked for');
+      await waitUntil(() => passes.length === 2, soon('the pass the wake asked for'));
     } finally {
       await loop.stop();
     }
   });
 
   it('polls when LISTEN is unavailable, and goes on after a failed pass', async () => {
-    const lines: Array<Record<string, unknown>> = [];
-    const logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+    const { logger, lines } = memoryLogger('warn');
     const { loop, passes } = counted(t, {
       db: { listen: () => Promise.reject(new Error('no LISTEN here')) },
       logger,
@@ -81,7 +76,7 @@ describe('WakeLoop', () => {
     });
     await loop.start();
     try {
-      await until(() => passes.length >= 3, 'passes at the poll');
+      await waitUntil(() => passes.length >= 3, soon('passes at the poll'));
     } finally {
       await loop.stop();
     }
@@ -99,7 +94,7 @@ describe('WakeLoop', () => {
       },
     });
     await loop.start();
-    await until(() => passes.length === 1, 'the first pass');
+    await waitUntil(() => passes.length === 1, soon('the first pass'));
     const stopped = loop.stop();
     release();
     await stopped;
@@ -107,7 +102,7 @@ describe('WakeLoop', () => {
     expect(loop.stopping).toBe(false);
 
     await t.db.query(`SELECT pg_notify($1, '')`, [CHANNEL]);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     expect(passes).toHaveLength(1);
   });
 });

@@ -5,9 +5,12 @@ import express from 'express';
 import Stripe from 'stripe';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startLocalStripe, type LocalStripe, type LocalStripeOptions } from '../../src/local/stripe/index.js';
+import { startLocalStripe, type LocalStripeOptions } from '../../src/local/stripe/index.js';
+import { sleep, waitUntil } from '../support/time.js';
 
 const running: Array<{ close(): Promise<void> }> = [];
+/** What the stand-in does on its own (webhooks, a hung request finishing) takes milliseconds. */
+const quickly = { timeoutMs: 5_000, intervalMs: 10 };
 
 afterEach(async () => {
   await Promise.all(running.splice(0).map((r) => r.close()));
@@ -72,16 +75,6 @@ async function startReceiver(webhookSecret: string, statuses: number[] = []): Pr
     });
   running.push(receiver);
   return receiver;
-}
-
-async function waitFor<T>(check: () => T | undefined | false, timeoutMs = 5_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('local Stripe: API through the real SDK', () => {
@@ -287,7 +280,7 @@ describe('local Stripe: failure injection', () => {
     const params: Stripe.InvoiceCreateParams = { customer: customer.id, collection_method: 'send_invoice', days_until_due: 7 };
     await expect(stripe.invoices.create(params, { idempotencyKey: 'k-slow' })).rejects.toBeInstanceOf(Stripe.errors.StripeConnectionError);
     await expect(stripe.invoices.create(params, { idempotencyKey: 'k-slow' })).rejects.toMatchObject({ statusCode: 409, code: 'idempotency_key_in_use' });
-    await waitFor(() => local.counts().invoices === 1);
+    await waitUntil(() => local.counts().invoices === 1, quickly);
     const replayed = await stripe.invoices.create(params, { idempotencyKey: 'k-slow' });
     expect(replayed.lastResponse.headers['idempotent-replayed']).toBe('true');
     expect(local.counts().invoices).toBe(1);
@@ -356,11 +349,11 @@ describe('local Stripe: webhooks', () => {
     const { invoice } = await openInvoice(stripe);
     await local.pay(invoice.id);
 
-    const paid = await waitFor(() => receiver.events.find((e) => e.type === 'invoice.paid'));
+    const paid = await waitUntil(() => receiver.events.find((e) => e.type === 'invoice.paid'), quickly);
     expect(paid.data.object).toMatchObject({ id: invoice.id, object: 'invoice', status: 'paid', amount_paid: 100, metadata: { dotm_invoice_id: '5' } });
     expect(paid).toMatchObject({ object: 'event', livemode: false, api_version: Stripe.API_VERSION });
     expect(paid.id).toMatch(/^evt_/);
-    await waitFor(() => receiver.events.length >= 4);
+    await waitUntil(() => receiver.events.length >= 4, quickly);
     expect(receiver.events.map((e) => e.type)).toEqual(['invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded']);
     // Snapshots are taken when the event happens.
     expect(receiver.events[0]!.data.object).toMatchObject({ status: 'draft' });
@@ -384,7 +377,7 @@ describe('local Stripe: webhooks', () => {
     local.setWebhookUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`);
     const stripe = new Stripe(local.secretKey, { host: local.host, port: local.port, protocol: 'http' });
     await openInvoice(stripe);
-    const got = await waitFor(() => captured);
+    const got = await waitUntil(() => captured, quickly);
     expect(got.sig).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
     const event = stripe.webhooks.constructEvent(got.body, got.sig, 'whsec_fixed_for_test');
     expect(event.type).toBe('invoice.created');
@@ -398,7 +391,7 @@ describe('local Stripe: webhooks', () => {
     local.holdWebhooks(true);
     const { invoice } = await openInvoice(stripe);
     await local.pay(invoice.id);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     expect(receiver.attempts).toBe(0);
     expect(local.events().map((e) => e.type)).toEqual(['invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded']);
 

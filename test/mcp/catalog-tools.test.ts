@@ -2,9 +2,9 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { money } from '../../src/catalog/money.js';
 
 type Money = { amount_cents: number; amount: string; currency: string };
-const usd = (cents: number): Money => ({ amount_cents: cents, amount: (cents / 100).toFixed(2), currency: 'usd' });
 
 describe('catalogue tools over MCP', () => {
   let t: TestApp;
@@ -92,7 +92,7 @@ describe('catalogue tools over MCP', () => {
       id: 'beta_esim_activation',
       name: 'Beta eSIM Activation',
       service_type: 'beta_program',
-      price: usd(100),
+      price: money(100),
       category: { id: 'connectivity', name: 'Connectivity Services' },
       data_mb: 1000,
       validity_days: 10,
@@ -121,7 +121,7 @@ describe('catalogue tools over MCP', () => {
     const r = await client.callTool({ name: 'calculate_pricing', arguments: { service_ids: ids } });
     expect(r.isError).toBeFalsy();
     const totals = (r.structuredContent as { totals: Record<string, Money> }).totals;
-    for (const [k, cents] of Object.entries(expected)) expect(totals[k], k).toEqual(usd(cents));
+    for (const [k, cents] of Object.entries(expected)) expect(totals[k], k).toEqual(money(cents));
     const again = await client.callTool({ name: 'calculate_pricing', arguments: { service_ids: ids } });
     expect(again.structuredContent).toEqual(r.structuredContent);
   });
@@ -139,9 +139,9 @@ describe('catalogue tools over MCP', () => {
     const r = await client.callTool({ name: 'compare_memberships', arguments: {} });
     const c = r.structuredContent as { plans: Array<{ id: string; price: Money; monthly_equivalent: Money }>; price_difference: Money };
     expect(c.plans.map((p) => p.id)).toEqual(['basic_membership', 'full_membership']);
-    expect(c.plans[0]!.monthly_equivalent).toEqual(usd(200));
-    expect(c.plans[1]!.monthly_equivalent).toEqual(usd(550));
-    expect(c.price_difference).toEqual(usd(4200));
+    expect(c.plans[0]!.monthly_equivalent).toEqual(money(200));
+    expect(c.plans[1]!.monthly_equivalent).toEqual(money(550));
+    expect(c.price_difference).toEqual(money(4200));
     const bad = await client.callTool({ name: 'compare_memberships', arguments: { plan_ids: ['network_vpn_access'] } });
     expect(bad.isError).toBe(true);
     expect((bad.content as Array<{ text: string }>)[0]!.text).toContain('basic_membership');

@@ -3,8 +3,8 @@
 // message that carries an id is answered — never an empty 202.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { sleep, waitUntil } from '../support/time.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Answer {
   jsonrpc: string;
@@ -25,13 +25,7 @@ async function post(t: TestApp, body: unknown, headers: Record<string, string> =
 
 const activate = (id: number | string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'activate_esim', arguments: {} } });
 
-async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+const until = (check: () => boolean, what: string, timeoutMs = 10_000) => waitUntil(check, { what, timeoutMs, intervalMs: 10 });
 
 describe('requests in flight', () => {
   let t: TestApp;

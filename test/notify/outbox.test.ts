@@ -5,6 +5,8 @@ import { startLocalSmtp, type LocalSmtp } from '../../src/local/smtp/server.js';
 import { createMailer, type Mailer } from '../../src/notify/mailer.js';
 import { ACTIVATION_EMAIL_KIND, EmailOutbox, enqueueActivationEmail } from '../../src/notify/outbox.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from '../support/db.js';
+import { memoryLogger } from '../support/logger.js';
+import { sleep } from '../support/time.js';
 import { decodeQrPng } from './qr-decode.js';
 
 const LPA = 'LPA:1$smdp.oxio.example$OUTBOX-TEST-0001';
@@ -18,13 +20,6 @@ interface OutboxRow {
   sent_at: Date | null;
   lease_until: Date | null;
   next_attempt_at: Date;
-}
-
-/** Collects log lines so tests can check what is (not) logged. */
-function memoryLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'debug' }, { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) });
-  return { logger, lines };
 }
 
 let uidCounter = 0;
@@ -105,7 +100,7 @@ describe('the e-mail outbox', () => {
     await t.db.withTransaction((tx) =>
       enqueueActivationEmail(tx, { activationId, recipient: 'sent@example.com', phoneNumber: '+14155550123', activationCode: LPA }),
     );
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = memoryLogger('debug');
     const o = outbox({ logger });
     expect(await o.drainOnce()).toBeGreaterThanOrEqual(1);
     expect(await o.drainOnce()).toBe(0);
@@ -133,7 +128,7 @@ describe('the e-mail outbox', () => {
     await t.db.withTransaction((tx) =>
       enqueueActivationEmail(tx, { activationId, recipient: 'outage@example.com', phoneNumber: '+14155550123', activationCode: LPA }),
     );
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = memoryLogger('debug');
     const o = outbox({ logger, backoffBaseMs: 60_000 });
 
     smtp.setDown(true);
@@ -186,7 +181,7 @@ describe('the e-mail outbox', () => {
     await t.db.withTransaction((tx) =>
       enqueueActivationEmail(tx, { activationId, recipient: 'dead@example.com', phoneNumber: '+1', activationCode: LPA }),
     );
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = memoryLogger('debug');
     const o = outbox({ logger, maxAttempts: 3 });
     smtp.setDown(true);
     for (let i = 0; i < 3; i++) {
@@ -267,7 +262,7 @@ describe('the e-mail outbox', () => {
     o.start();
     try {
       // Let the first (empty) drain finish so the loop sleeps for a minute.
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       const activationId = await createActivation(t.db, 'notify@example.com');
       await t.db.withTransaction((tx) =>
         enqueueActivationEmail(tx, { activationId, recipient: 'notify@example.com', phoneNumber: '+1', activationCode: LPA }),

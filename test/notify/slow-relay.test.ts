@@ -8,7 +8,7 @@ import { startLocalSmtp, type LocalSmtp } from '../../src/local/smtp/server.js';
 import { createMailer, isOutcomeUnknown, RFC5321_TIMEOUTS, type SmtpTimeouts } from '../../src/notify/mailer.js';
 import { EmailOutbox, enqueueActivationEmail } from '../../src/notify/outbox.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { waitUntil } from '../activation/support.js';
+import { waitUntil } from '../support/time.js';
 
 const LPA = 'LPA:1$smdp.oxio.example$SLOW-RELAY-0001';
 const silent = pino({ level: 'silent' });

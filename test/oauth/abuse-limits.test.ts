@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addressKey } from '../../src/oauth/limits.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { onPostgres } from '../support/db.js';
-import { authorizeByHand, authorizeUrl, FormBrowser, pkce, registerClient, signInAndConsent } from './support.js';
+import { sleep } from '../support/time.js';
+import { authorizeByHand, authorizeUrl, codeExchange, FormBrowser, pkce, registerClient, signInAndConsent } from './support.js';
 
 const ATTACKER = '127.0.0.1';
 const ELSEWHERE = '127.0.0.2';
@@ -29,20 +30,12 @@ const tokenFrom = (t: TestApp, address: string, form: Record<string, string>) =>
   postFrom(address, `${t.url}/token`, new URLSearchParams(form).toString(), 'application/x-www-form-urlencoded');
 const registerFrom = (t: TestApp, address: string) =>
   postFrom(address, `${t.url}/register`, JSON.stringify({ client_name: 'Assistant', redirect_uris: ['https://assistant.example/cb'], token_endpoint_auth_method: 'none' }), 'application/json');
-const codeExchange = (t: TestApp, a: Awaited<ReturnType<typeof authorizeByHand>>) => ({
-  grant_type: 'authorization_code',
-  client_id: a.client.client_id,
-  code: a.code,
-  code_verifier: a.verifier,
-  redirect_uri: a.redirectUri,
-  resource: t.mcpUrl,
-});
 const bogus = (clientId: string, i: number) => ({ grant_type: 'refresh_token', client_id: clientId, refresh_token: `dotm_rt_bogus${i}` });
 
 /** Windows are calendar minutes on the database clock: start a burst well inside one. */
 async function awayFromMinuteEnd(t: TestApp): Promise<void> {
   const { rows } = await t.service.db.query<{ s: number }>(`SELECT extract(second FROM clock_timestamp())::float8 AS s`);
-  if (rows[0]!.s > 45) await new Promise((r) => setTimeout(r, (61 - rows[0]!.s) * 1000));
+  if (rows[0]!.s > 45) await sleep((61 - rows[0]!.s) * 1000);
 }
 
 describe('OAuth abuse limits an outsider cannot spend for someone else', () => {

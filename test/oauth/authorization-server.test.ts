@@ -4,6 +4,7 @@
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uidForEmail } from '../../src/local/firebase/tokens.js';
+import { MCP_PATH } from '../../src/mcp/endpoint.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import {
   authorizeByHand,
@@ -48,7 +49,7 @@ describe('OAuth authorization server', () => {
     });
 
     it('names this service as the authorization server in the protected-resource metadata, at both addresses', async () => {
-      for (const path of ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp/v2/messages']) {
+      for (const path of ['/.well-known/oauth-protected-resource', `/.well-known/oauth-protected-resource${MCP_PATH}`]) {
         const m = (await (await fetch(`${t.url}${path}`)).json()) as Record<string, unknown>;
         expect(m).toMatchObject({ resource: t.mcpUrl, authorization_servers: [t.url], bearer_methods_supported: ['header'] });
       }
@@ -346,7 +347,7 @@ describe('OAuth authorization server', () => {
       expect(res.status).toBe(401);
       const header = res.headers.get('www-authenticate') ?? '';
       expect(header).toContain('error="invalid_token"');
-      expect(header).toContain(`resource_metadata="${t.url}/.well-known/oauth-protected-resource/mcp/v2/messages"`);
+      expect(header).toContain(`resource_metadata="${t.url}/.well-known/oauth-protected-resource${MCP_PATH}"`);
       expect(header).toMatch(reason);
     };
 

@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config.js';
 import type { Caller } from '../../src/identity/caller.js';
 import { InvalidTokenError, type TokenVerifier } from '../../src/identity/firebase-verifier.js';
 import { createLogger } from '../../src/logger.js';
+import { MCP_PATH } from '../../src/mcp/endpoint.js';
 import { createOAuthModule, type OAuthModule } from '../../src/oauth/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { FormBrowser, hiddenFields, pkce } from './support.js';
@@ -51,7 +52,7 @@ describe('sign-in with Firebase Authentication (production mode)', () => {
     const client = (await reg.json()) as { client_id: string };
     const { challenge } = pkce();
     const authorize = new URL(`${base}/authorize`);
-    for (const [k, v] of Object.entries({ response_type: 'code', client_id: client.client_id, redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256', state: 's', resource: `${base}/mcp/v2/messages` })) {
+    for (const [k, v] of Object.entries({ response_type: 'code', client_id: client.client_id, redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256', state: 's', resource: `${base}${MCP_PATH}` })) {
       authorize.searchParams.set(k, v);
     }
     const browser = new FormBrowser(new URL(base).origin);

@@ -165,15 +165,20 @@ export async function authorizeByHand(t: TestApp, email: string, redirectUri = '
   return { client, verifier, challenge, redirectUri, code: back.searchParams.get('code')!, back, browser };
 }
 
-export async function exchangeCode(t: TestApp, a: { client: { client_id: string }; code: string; verifier: string; redirectUri: string }) {
-  return tokenRequest(t, {
-    grant_type: 'authorization_code',
-    client_id: a.client.client_id,
-    code: a.code,
-    code_verifier: a.verifier,
-    redirect_uri: a.redirectUri,
-    resource: t.mcpUrl,
-  });
+type Authorized = { client: { client_id: string }; code: string; verifier: string; redirectUri: string };
+
+/** The token request form that exchanges an authorization code. */
+export const codeExchange = (t: TestApp, a: Authorized): Record<string, string> => ({
+  grant_type: 'authorization_code',
+  client_id: a.client.client_id,
+  code: a.code,
+  code_verifier: a.verifier,
+  redirect_uri: a.redirectUri,
+  resource: t.mcpUrl,
+});
+
+export async function exchangeCode(t: TestApp, a: Authorized) {
+  return tokenRequest(t, codeExchange(t, a));
 }
 
 /** Signs a token with the service's own (database-kept) key: for tokens the service would never issue. */

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queryable } from '../../src/db/database.js';
 import { onPostgres } from '../support/db.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { activateEsim, activationOf, buyAndPay, openStripeInvoice, qrTexts, sleep, waitUntil } from '../activation/support.js';
+import { sleep, waitUntil } from '../support/time.js';
+import { activateEsim } from '../support/tools.js';
+import { activationOf, buyAndPay, openStripeInvoice, qrTexts } from '../activation/support.js';
 
 describe.runIf(onPostgres())('PostgreSQL connections terminated in the middle of the flow', () => {
   let app: TestApp;

@@ -4,6 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { MCP_PATH } from '../../src/mcp/endpoint.js';
 import { createService, type Service, type ServiceOverrides } from '../../src/service.js';
 import { mintEmulatorToken, type EmulatorTokenOptions } from '../../src/local/firebase/tokens.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
@@ -49,12 +50,13 @@ export async function startTestApp(env: Record<string, string> = {}, opts: TestA
   });
   const service = await createService(config, { ...opts.overrides, db: database.db, skipMigrations: true, logger: createLogger('info', sink) });
   const url = await service.listen();
+  const mcpUrl = `${url}${MCP_PATH}`;
   const clients: Client[] = [];
   return {
     service,
     database,
     url,
-    mcpUrl: `${url}/mcp/v2/messages`,
+    mcpUrl,
     get logs() {
       return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     },
@@ -62,7 +64,7 @@ export async function startTestApp(env: Record<string, string> = {}, opts: TestA
     token: (email, o = {}) => mintEmulatorToken({ projectId: config.firebaseProjectId, email, ...o }),
     async client({ token, sse = true } = {}) {
       const client = new Client({ name: 'dotm-test', version: '1.0.0' });
-      const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp/v2/messages`), {
+      const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), {
         requestInit: {
           headers: {
             ...(token ? { authorization: `Bearer ${token}` } : {}),

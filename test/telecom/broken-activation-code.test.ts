@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildActivationEmail } from '../../src/notify/activation-email.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { activationOf, outboxRows, seedPaid, waitUntil } from '../activation/support.js';
+import { waitUntil } from '../support/time.js';
+import { activationOf, outboxRows, seedPaid } from '../activation/support.js';
 
 const BROKEN = 'LPA:1$smdp.example.com$AB+CD';
 
