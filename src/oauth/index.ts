@@ -14,13 +14,13 @@ import { AppError, requestBodyError } from '../errors.js';
 import { InvalidTokenError, type TokenVerifier } from '../identity/firebase-verifier.js';
 import type { Logger } from '../logger.js';
 import { MCP_PATH } from '../mcp/endpoint.js';
-import { AccessTokenRejected, createAccessTokens } from './access-tokens.js';
+import { AccessTokenRejected, createAccessTokens, type AccessTokens } from './access-tokens.js';
 import { guardAuthorizeErrors } from './authorize-errors.js';
 import { AUTHORIZE_PATH, PAGES_PATH } from './browser.js';
 import { createFirebaseAccounts } from './firebase-accounts.js';
 import { loadSigningKey } from './keys.js';
-import { createLimits } from './limits.js';
-import { createOAuthProvider, SCOPES_SUPPORTED } from './provider.js';
+import { createLimits, type Limits } from './limits.js';
+import { createOAuthProvider, SCOPES_SUPPORTED, type OAuthProvider } from './provider.js';
 import { createSignInRoutes, type SignInMode } from './sign-in.js';
 import { oauthStore } from './store.js';
 
@@ -61,6 +61,126 @@ function checkIssuer(url: string): void {
   if (u.search || u.hash) throw new Error('PUBLIC_BASE_URL must not carry a query or a fragment (it is the OAuth issuer)');
 }
 
+/** How the sign-in page signs people in: the local stand-in's form, or Firebase Authentication. */
+function signInModeFor({ config, logger, localIdTokenFor }: OAuthModuleDeps): SignInMode {
+  if (config.local.firebase && !localIdTokenFor) throw new Error('the local sign-in needs localIdTokenFor');
+  const mode: SignInMode = localIdTokenFor && config.local.firebase
+    ? { kind: 'local', idTokenFor: localIdTokenFor }
+    : {
+        kind: 'firebase',
+        web: config.FIREBASE_WEB_API_KEY
+          ? {
+              apiKey: config.FIREBASE_WEB_API_KEY,
+              authDomain: config.FIREBASE_AUTH_DOMAIN ?? `${config.firebaseProjectId}.firebaseapp.com`,
+              projectId: config.firebaseProjectId,
+            }
+          : undefined,
+      };
+  if (mode.kind === 'firebase' && !mode.web) logger.warn('FIREBASE_WEB_API_KEY is not set: the OAuth sign-in page cannot sign anyone in');
+  return mode;
+}
+
+/** RFC 8414 metadata for the issuer `base`. */
+function authorizationServerMetadata(base: string) {
+  return {
+    issuer: base,
+    authorization_endpoint: `${base}/authorize`,
+    token_endpoint: `${base}/token`,
+    registration_endpoint: `${base}/register`,
+    revocation_endpoint: `${base}/revoke`,
+    jwks_uri: `${base}${JWKS_PATH}`,
+    scopes_supported: SCOPES_SUPPORTED,
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: ['authorization_code', 'refresh_token'],
+    token_endpoint_auth_methods_supported: ['none'],
+    revocation_endpoint_auth_methods_supported: ['none'],
+    code_challenge_methods_supported: ['S256'],
+    authorization_response_iss_parameter_supported: true,
+    service_documentation: `${base}/`,
+  };
+}
+
+/**
+ * The SDK router fixes its URLs when built, and the base URL is known only once the server
+ * listens (port 0 in tests): build it on first use, again if the base URL changes.
+ */
+function lazySdkRouter(provider: OAuthProvider, issuer: () => string, resource: () => string): () => RequestHandler {
+  let built: { base: string; router: RequestHandler } | undefined;
+  return () => {
+    const base = issuer();
+    if (built?.base !== base) {
+      built = {
+        base,
+        router: mcpAuthRouter({
+          provider,
+          issuerUrl: new URL(base),
+          resourceServerUrl: new URL(resource()),
+          scopesSupported: SCOPES_SUPPORTED,
+          resourceName: 'DOTM Global Data eSIM',
+          authorizationOptions: { rateLimit: false },
+          tokenOptions: { rateLimit: false },
+          revocationOptions: { rateLimit: false },
+          clientRegistrationOptions: { rateLimit: false },
+        }),
+      };
+    }
+    return built.router;
+  };
+}
+
+const publicJson = (body: () => unknown): RequestHandler => (_req, res) => {
+  res.set({ 'access-control-allow-origin': '*', 'cache-control': 'public, max-age=300' }).json(body());
+};
+const preflight: RequestHandler = (_req, res) => {
+  res.set({ 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, OPTIONS', 'access-control-allow-headers': '*' }).sendStatus(204);
+};
+// A body that cannot be read (corrupt compression, unknown encoding) is the client's fault,
+// answered as RFC 6749 errors are rather than as the 500 of an unknown error.
+const unreadableBody: ErrorRequestHandler = (err, req, res, next) => {
+  const bodyError = requestBodyError(err);
+  if (!bodyError || res.headersSent) return next(err);
+  req.log?.warn({ status: bodyError.status, type: bodyError.type, reason: (err as Error).message }, 'request body could not be read');
+  res.status(bodyError.status).set('cache-control', 'no-store').json({ error: 'invalid_request', error_description: bodyError.message });
+};
+
+/** The MCP endpoint's check of this service's access tokens, as a TokenVerifier. */
+function accessTokenVerifier(provider: OAuthProvider, accessTokens: AccessTokens): OAuthModule['verifier'] {
+  return {
+    accepts: (token) => accessTokens.claimsToBeOurs(token),
+    async verify(token) {
+      try {
+        const { claims, grant } = await provider.authenticate(token);
+        return { uid: claims.uid, email: grant.email, emailVerified: grant.email_verified, via: 'oauth', clientId: claims.clientId };
+      } catch (err) {
+        if (err instanceof AccessTokenRejected) throw new InvalidTokenError(err.message);
+        throw new AppError('upstream_unavailable', 'Sign-in could not be checked right now; please try again shortly.', { cause: err });
+      }
+    },
+  };
+}
+
+/** The abuse limits from config; a request carrying one of our access tokens counts against its user. */
+function limitsFor({ db, logger, config }: OAuthModuleDeps, accessTokens: AccessTokens): Limits {
+  return createLimits({
+    db,
+    logger,
+    settings: {
+      signInPerIpPerMinute: config.OAUTH_SIGN_IN_PER_IP_PER_MINUTE,
+      tokenFailuresPerIpPerMinute: config.OAUTH_TOKEN_FAILURES_PER_IP_PER_MINUTE,
+      userRequestsPerMinute: config.USER_CALLS_PER_MINUTE,
+      registrationsPerIpPerMinute: config.OAUTH_REGISTRATIONS_PER_IP_PER_MINUTE,
+    },
+    isOurAccessToken: (token) =>
+      accessTokens.claimsToBeOurs(token)
+        ? accessTokens.verifySignature(token).then(
+            () => true,
+            () => false,
+          )
+        : Promise.resolve(false),
+  });
+}
+
 export async function createOAuthModule(deps: OAuthModuleDeps): Promise<OAuthModule> {
   const { db, config, logger } = deps;
   if (config.PUBLIC_BASE_URL) checkIssuer(config.PUBLIC_BASE_URL);
@@ -83,103 +203,13 @@ export async function createOAuthModule(deps: OAuthModuleDeps): Promise<OAuthMod
       authorizationRequestTtlSeconds: AUTHORIZATION_REQUEST_TTL_SECONDS,
     },
   });
-  const limits = createLimits({
-    db,
-    logger,
-    settings: {
-      signInPerIpPerMinute: config.OAUTH_SIGN_IN_PER_IP_PER_MINUTE,
-      tokenFailuresPerIpPerMinute: config.OAUTH_TOKEN_FAILURES_PER_IP_PER_MINUTE,
-      userRequestsPerMinute: config.USER_CALLS_PER_MINUTE,
-      registrationsPerIpPerMinute: config.OAUTH_REGISTRATIONS_PER_IP_PER_MINUTE,
-    },
-    isOurAccessToken: (token) =>
-      accessTokens.claimsToBeOurs(token)
-        ? accessTokens.verifySignature(token).then(
-            () => true,
-            () => false,
-          )
-        : Promise.resolve(false),
-  });
+  const limits = limitsFor(deps, accessTokens);
   const authorizeErrors = guardAuthorizeErrors({ db, logger, clients: provider.clientsStore });
-
-  const { localIdTokenFor } = deps;
-  if (config.local.firebase && !localIdTokenFor) throw new Error('the local sign-in needs localIdTokenFor');
-  const mode: SignInMode = localIdTokenFor && config.local.firebase
-    ? { kind: 'local', idTokenFor: localIdTokenFor }
-    : {
-        kind: 'firebase',
-        web: config.FIREBASE_WEB_API_KEY
-          ? {
-              apiKey: config.FIREBASE_WEB_API_KEY,
-              authDomain: config.FIREBASE_AUTH_DOMAIN ?? `${config.firebaseProjectId}.firebaseapp.com`,
-              projectId: config.firebaseProjectId,
-            }
-          : undefined,
-      };
-  if (mode.kind === 'firebase' && !mode.web) logger.warn('FIREBASE_WEB_API_KEY is not set: the OAuth sign-in page cannot sign anyone in');
+  const mode = signInModeFor(deps);
   logger.info({ signIn: mode.kind, kid: key.kid, alg: key.alg, keySource: config.OAUTH_SIGNING_KEY ? 'config' : 'database' }, 'oauth authorization server ready');
 
-  // The SDK router fixes its URLs when built, and the base URL is known only once the server
-  // listens (port 0 in tests): build it on first use, again if the base URL changes.
-  let built: { base: string; router: RequestHandler } | undefined;
-  const sdkRouter = (): RequestHandler => {
-    const base = issuer();
-    if (built?.base !== base) {
-      built = {
-        base,
-        router: mcpAuthRouter({
-          provider,
-          issuerUrl: new URL(base),
-          resourceServerUrl: new URL(resource()),
-          scopesSupported: SCOPES_SUPPORTED,
-          resourceName: 'DOTM Global Data eSIM',
-          authorizationOptions: { rateLimit: false },
-          tokenOptions: { rateLimit: false },
-          revocationOptions: { rateLimit: false },
-          clientRegistrationOptions: { rateLimit: false },
-        }),
-      };
-    }
-    return built.router;
-  };
-
-  const metadata = () => {
-    const base = issuer();
-    return {
-      issuer: base,
-      authorization_endpoint: `${base}/authorize`,
-      token_endpoint: `${base}/token`,
-      registration_endpoint: `${base}/register`,
-      revocation_endpoint: `${base}/revoke`,
-      jwks_uri: `${base}${JWKS_PATH}`,
-      scopes_supported: SCOPES_SUPPORTED,
-      response_types_supported: ['code'],
-      response_modes_supported: ['query'],
-      grant_types_supported: ['authorization_code', 'refresh_token'],
-      token_endpoint_auth_methods_supported: ['none'],
-      revocation_endpoint_auth_methods_supported: ['none'],
-      code_challenge_methods_supported: ['S256'],
-      authorization_response_iss_parameter_supported: true,
-      service_documentation: `${base}/`,
-    };
-  };
-
-  const publicJson = (body: () => unknown): RequestHandler => (_req, res) => {
-    res.set({ 'access-control-allow-origin': '*', 'cache-control': 'public, max-age=300' }).json(body());
-  };
-  const preflight: RequestHandler = (_req, res) => {
-    res.set({ 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, OPTIONS', 'access-control-allow-headers': '*' }).sendStatus(204);
-  };
+  const sdkRouter = lazySdkRouter(provider, issuer, resource);
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
-  // A body that cannot be read (corrupt compression, unknown encoding) is the client's fault,
-  // answered as RFC 6749 errors are rather than as the 500 of an unknown error.
-  const unreadableBody: ErrorRequestHandler = (err, req, res, next) => {
-    const bodyError = requestBodyError(err);
-    if (!bodyError || res.headersSent) return next(err);
-    req.log?.warn({ status: bodyError.status, type: bodyError.type, reason: (err as Error).message }, 'request body could not be read');
-    res.status(bodyError.status).set('cache-control', 'no-store').json({ error: 'invalid_request', error_description: bodyError.message });
-  };
-
   const signInRoutes = createSignInRoutes({
     db,
     logger,
@@ -202,7 +232,7 @@ export async function createOAuthModule(deps: OAuthModuleDeps): Promise<OAuthMod
     issuer,
     prune,
     mount(app) {
-      app.get(AUTHORIZATION_SERVER_METADATA_PATH, publicJson(metadata));
+      app.get(AUTHORIZATION_SERVER_METADATA_PATH, publicJson(() => authorizationServerMetadata(issuer())));
       app.options(AUTHORIZATION_SERVER_METADATA_PATH, preflight);
       app.get(JWKS_PATH, publicJson(() => ({ keys: [key.publicJwk] })));
       app.options(JWKS_PATH, preflight);
@@ -214,18 +244,7 @@ export async function createOAuthModule(deps: OAuthModuleDeps): Promise<OAuthMod
       app.use([...SDK_ROUTES], unreadableBody);
       app.use(PAGES_PATH, signInRoutes);
     },
-    verifier: {
-      accepts: (token) => accessTokens.claimsToBeOurs(token),
-      async verify(token) {
-        try {
-          const { claims, grant } = await provider.authenticate(token);
-          return { uid: claims.uid, email: grant.email, emailVerified: grant.email_verified, via: 'oauth', clientId: claims.clientId };
-        } catch (err) {
-          if (err instanceof AccessTokenRejected) throw new InvalidTokenError(err.message);
-          throw new AppError('upstream_unavailable', 'Sign-in could not be checked right now; please try again shortly.', { cause: err });
-        }
-      },
-    },
+    verifier: accessTokenVerifier(provider, accessTokens),
     async close() {
       clearInterval(timer);
       await accounts.close();

@@ -84,16 +84,16 @@ function cleanName(name: string | undefined): string | undefined {
   return cleaned || undefined;
 }
 
-export function createOAuthProvider(deps: {
+interface ProviderDeps {
   db: Database;
   logger: Logger;
   accessTokens: AccessTokens;
   accounts: FirebaseAccounts;
   settings: ProviderSettings;
-}): OAuthProvider {
-  const { db, logger, accessTokens, settings } = deps;
+}
 
-  const clientsStore: OAuthRegisteredClientsStore = {
+function createClientsStore({ db, logger }: Pick<ProviderDeps, 'db' | 'logger'>): OAuthRegisteredClientsStore {
+  return {
     getClient: (clientId) => (clientId.length > 200 ? undefined : oauthStore.getClient(db, clientId)),
     async registerClient(metadata) {
       const uris = metadata.redirect_uris;
@@ -128,23 +128,181 @@ export function createOAuthProvider(deps: {
       return client;
     },
   };
+}
 
-  const tokensFor = async (grant: GrantRow, refreshToken: string): Promise<OAuthTokens> => {
-    const scopes = grant.scopes.split(' ').filter(Boolean);
-    const { token, expiresIn } = await accessTokens.mint({ uid: grant.firebase_uid, clientId: grant.client_id, grantId: grant.grant_id, scopes });
-    return { access_token: token, token_type: 'Bearer', expires_in: expiresIn, refresh_token: refreshToken, scope: scopes.join(' ') };
-  };
+async function tokensFor(accessTokens: AccessTokens, grant: GrantRow, refreshToken: string): Promise<OAuthTokens> {
+  const scopes = grant.scopes.split(' ').filter(Boolean);
+  const { token, expiresIn } = await accessTokens.mint({ uid: grant.firebase_uid, clientId: grant.client_id, grantId: grant.grant_id, scopes });
+  return { access_token: token, token_type: 'Bearer', expires_in: expiresIn, refresh_token: refreshToken, scope: scopes.join(' ') };
+}
 
-  const codeProblem = (row: CodeRow, verifier: string, redirectUri: string | undefined, resource: URL | undefined): OAuthError | undefined => {
-    if (!row.live) return new InvalidGrantError('The authorization code has expired; start the sign-in again.');
-    if (row.revoked) return new InvalidGrantError('The authorization has been revoked.');
-    if (redirectUri !== undefined ? redirectUri !== row.redirect_uri : row.redirect_uri_given) {
-      return new InvalidGrantError('redirect_uri does not match the one given at authorization.');
+function codeProblem(row: CodeRow, verifier: string, redirectUri: string | undefined, resource: URL | undefined): OAuthError | undefined {
+  if (!row.live) return new InvalidGrantError('The authorization code has expired; start the sign-in again.');
+  if (row.revoked) return new InvalidGrantError('The authorization has been revoked.');
+  if (redirectUri !== undefined ? redirectUri !== row.redirect_uri : row.redirect_uri_given) {
+    return new InvalidGrantError('redirect_uri does not match the one given at authorization.');
+  }
+  if (!pkceMatches(verifier, row.code_challenge)) return new InvalidGrantError('code_verifier does not match the code_challenge.');
+  if (resource && !sameResource(resource, row.resource)) return new InvalidTargetError(`resource must be ${row.resource}, as at authorization.`);
+  return undefined;
+}
+
+/** /authorize: records the request and sends the browser to the sign-in page. */
+async function authorize({ db, settings }: ProviderDeps, client: OAuthClientInformationFull, params: AuthorizationParams, res: Response): Promise<void> {
+  const req = res.req as Request;
+  if (!CODE_CHALLENGE.test(params.codeChallenge)) {
+    throw new InvalidRequestError('code_challenge must be a BASE64URL-encoded SHA-256 (S256) challenge of 43 characters.');
+  }
+  if (params.state !== undefined && params.state.length > 2048) throw new InvalidRequestError('state is too long (at most 2048 characters).');
+  const resource = settings.resource();
+  if (params.resource && !sameResource(params.resource, resource)) {
+    throw new InvalidTargetError(`This server issues tokens only for the resource ${resource}.`);
+  }
+  const raw = (req.method === 'POST' ? req.body : req.query) as Record<string, unknown> | undefined;
+  const nonce = readBrowserNonce(req) ?? randomSecret('', 32);
+  const id = randomSecret('', 24);
+  await oauthStore.createRequest(db, {
+    id,
+    clientId: client.client_id,
+    redirectUri: params.redirectUri,
+    redirectUriGiven: typeof raw?.redirect_uri === 'string',
+    codeChallenge: params.codeChallenge,
+    state: params.state,
+    scopes: SCOPES_SUPPORTED.join(' '),
+    resource,
+    browserHash: hashSecret(nonce),
+    ttlSeconds: settings.authorizationRequestTtlSeconds,
+  });
+  setBrowserNonce(res, nonce, { secure: settings.secureCookies(), maxAgeSeconds: settings.authorizationRequestTtlSeconds * 4 });
+  res.redirect(303, `${PAGES_PATH}/sign-in?request=${encodeURIComponent(id)}`);
+}
+
+/** The authorization_code grant: the code is checked and used up in one transaction. */
+async function exchangeAuthorizationCode(
+  { db, logger, accessTokens, settings }: ProviderDeps,
+  client: OAuthClientInformationFull,
+  authorizationCode: string,
+  codeVerifier: string | undefined,
+  redirectUri: string | undefined,
+  resource: URL | undefined,
+): Promise<OAuthTokens> {
+  if (!codeVerifier) throw new InvalidRequestError('code_verifier is required (PKCE).');
+  const hash = hashSecret(authorizationCode);
+  const outcome = await db.withTransaction(async (tx) => {
+    const { code, replayedGrantId, otherClient } = await oauthStore.consumeCode(tx, hash, client.client_id);
+    if (!code) {
+      if (replayedGrantId !== undefined) {
+        // OAuth 2.1 §4.1.3: a code used twice may have leaked; end what it was exchanged for.
+        await oauthStore.revokeGrant(tx, replayedGrantId, 'authorization code replayed');
+        return { error: new InvalidGrantError('The authorization code was already used.'), replayedGrantId };
+      }
+      return { error: new InvalidGrantError(otherClient ? 'The authorization code was issued to another client.' : 'The authorization code is not valid.') };
     }
-    if (!pkceMatches(verifier, row.code_challenge)) return new InvalidGrantError('code_verifier does not match the code_challenge.');
-    if (resource && !sameResource(resource, row.resource)) return new InvalidTargetError(`resource must be ${row.resource}, as at authorization.`);
-    return undefined;
-  };
+    const problem = codeProblem(code, codeVerifier, redirectUri, resource);
+    if (problem) return { error: problem, code };
+    const refreshToken = randomSecret(REFRESH_TOKEN_PREFIX);
+    await oauthStore.insertRefreshToken(tx, { hash: hashSecret(refreshToken), grantId: code.grant_id, ttlSeconds: settings.refreshTokenTtlSeconds });
+    return { code, refreshToken };
+  });
+  if (outcome.error) {
+    const fields = { clientId: client.client_id, grantId: outcome.code?.grant_id ?? outcome.replayedGrantId, reason: outcome.error.message };
+    if (outcome.replayedGrantId !== undefined) logger.warn(fields, 'oauth code replayed: grant revoked');
+    else logger.info(fields, 'oauth code refused');
+    throw outcome.error;
+  }
+  logger.info({ clientId: client.client_id, userId: outcome.code.user_id, grantId: outcome.code.grant_id, grantType: 'authorization_code' }, 'oauth tokens issued');
+  return tokensFor(accessTokens, outcome.code, outcome.refreshToken!);
+}
+
+type RefreshTokenRow = NonNullable<Awaited<ReturnType<typeof oauthStore.getRefreshToken>>>;
+
+/**
+ * Before a refresh: the Firebase account must still be active and not signed out since the grant;
+ * a changed address is recorded. Runs outside the transaction: a network call must not hold a
+ * database lock.
+ */
+async function checkAccountBeforeRefresh({ db, logger, accounts }: ProviderDeps, client: OAuthClientInformationFull, seen: RefreshTokenRow): Promise<void> {
+  let account;
+  try {
+    account = await accounts.status(seen.firebase_uid);
+  } catch (err) {
+    logger.warn({ err, clientId: client.client_id, grantId: seen.grant_id }, 'oauth refresh: Firebase account look-up failed');
+    throw new ServerError('The account could not be checked right now; try again shortly.');
+  }
+  const signedOut = account.state === 'active' && account.tokensValidAfter && account.tokensValidAfter > seen.grant_created_at;
+  if (account.state !== 'active' || signedOut) {
+    await oauthStore.revokeGrant(db, seen.grant_id, account.state !== 'active' ? `firebase account ${account.state}` : 'firebase sessions revoked');
+    logger.info({ clientId: client.client_id, grantId: seen.grant_id, userId: seen.user_id, account: account.state }, 'oauth grant ended by account state');
+    throw new InvalidGrantError('The account is disabled or was signed out; sign in again.');
+  }
+  if (account.email && (account.email !== seen.email || account.emailVerified !== seen.email_verified)) {
+    await userStore.upsertFromToken(db, { uid: seen.firebase_uid, email: account.email, emailVerified: account.emailVerified });
+  }
+}
+
+/** The refresh_token grant: the token is rotated, and a reused one revokes its grant. */
+async function exchangeRefreshToken(
+  deps: ProviderDeps,
+  client: OAuthClientInformationFull,
+  refreshToken: string,
+  resource: URL | undefined,
+): Promise<OAuthTokens> {
+  const { db, logger, accessTokens, settings } = deps;
+  const hash = hashSecret(refreshToken);
+  const seen = await oauthStore.getRefreshToken(db, hash);
+  if (!seen || seen.client_id !== client.client_id) throw new InvalidGrantError('The refresh token is not valid.');
+  if (resource && !sameResource(resource, seen.resource)) throw new InvalidTargetError(`resource must be ${seen.resource}, as at authorization.`);
+  if (!seen.used && !seen.revoked && seen.live) await checkAccountBeforeRefresh(deps, client, seen);
+  const outcome = await db.withTransaction(async (tx) => {
+    const row = await oauthStore.getRefreshToken(tx, hash, { forUpdate: true });
+    if (!row || row.client_id !== client.client_id) return { error: new InvalidGrantError('The refresh token is not valid.') };
+    if (row.used) {
+      // Rotated already: two parties hold it, so neither keeps the grant (OAuth 2.1 §4.3.1).
+      await oauthStore.revokeGrant(tx, row.grant_id, 'refresh token reused');
+      return { error: new InvalidGrantError('The refresh token was already used; sign in again.'), row, reused: true };
+    }
+    if (row.revoked) return { error: new InvalidGrantError('The authorization has been revoked; sign in again.'), row };
+    if (!row.live) return { error: new InvalidGrantError('The refresh token has expired; sign in again.'), row };
+    await oauthStore.markRefreshTokenUsed(tx, hash);
+    const next = randomSecret(REFRESH_TOKEN_PREFIX);
+    await oauthStore.insertRefreshToken(tx, { hash: hashSecret(next), grantId: row.grant_id, ttlSeconds: settings.refreshTokenTtlSeconds });
+    return { row: (await oauthStore.getGrant(tx, row.grant_id)) ?? row, next };
+  });
+  if (outcome.error) {
+    const fields = { clientId: client.client_id, grantId: outcome.row?.grant_id, reason: outcome.error.message };
+    if (outcome.reused) logger.warn(fields, 'oauth refresh token reused: grant revoked');
+    else logger.info(fields, 'oauth refresh refused');
+    throw outcome.error;
+  }
+  logger.info({ clientId: client.client_id, userId: outcome.row.user_id, grantId: outcome.row.grant_id, grantType: 'refresh_token' }, 'oauth tokens issued');
+  return tokensFor(accessTokens, outcome.row, outcome.next!);
+}
+
+/** RFC 7009: unknown, expired or foreign tokens are answered 200 all the same. */
+async function revokeToken({ db, logger, accessTokens }: ProviderDeps, client: OAuthClientInformationFull, request: OAuthTokenRevocationRequest): Promise<void> {
+  const refresh = await oauthStore.getRefreshToken(db, hashSecret(request.token));
+  let grantId: number | undefined;
+  let owner: string | undefined;
+  if (refresh) {
+    grantId = refresh.grant_id;
+    owner = refresh.client_id;
+  } else if (accessTokens.claimsToBeOurs(request.token)) {
+    const claims = await accessTokens.verifySignature(request.token).catch(() => undefined);
+    grantId = claims?.grantId;
+    owner = claims?.clientId;
+  }
+  if (grantId === undefined) return;
+  if (owner !== client.client_id) {
+    logger.warn({ clientId: client.client_id, grantId }, 'oauth revocation by another client ignored');
+    return;
+  }
+  if (await oauthStore.revokeGrant(db, grantId, 'revoked by client')) {
+    logger.info({ clientId: client.client_id, grantId }, 'oauth grant revoked');
+  }
+}
+
+export function createOAuthProvider(deps: ProviderDeps): OAuthProvider {
+  const { db, accessTokens, settings } = deps;
 
   const authenticate = async (token: string) => {
     const claims = await accessTokens.verify(token);
@@ -156,38 +314,10 @@ export function createOAuthProvider(deps: {
   };
 
   return {
-    clientsStore,
-    // The code is checked and used up in one transaction below, not in two steps by the handler.
+    clientsStore: createClientsStore(deps),
+    // The code is checked and used up in one transaction (exchangeAuthorizationCode), not in two steps by the handler.
     skipLocalPkceValidation: true,
-
-    async authorize(client: OAuthClientInformationFull, params: AuthorizationParams, res: Response) {
-      const req = res.req as Request;
-      if (!CODE_CHALLENGE.test(params.codeChallenge)) {
-        throw new InvalidRequestError('code_challenge must be a BASE64URL-encoded SHA-256 (S256) challenge of 43 characters.');
-      }
-      if (params.state !== undefined && params.state.length > 2048) throw new InvalidRequestError('state is too long (at most 2048 characters).');
-      const resource = settings.resource();
-      if (params.resource && !sameResource(params.resource, resource)) {
-        throw new InvalidTargetError(`This server issues tokens only for the resource ${resource}.`);
-      }
-      const raw = (req.method === 'POST' ? req.body : req.query) as Record<string, unknown> | undefined;
-      const nonce = readBrowserNonce(req) ?? randomSecret('', 32);
-      const id = randomSecret('', 24);
-      await oauthStore.createRequest(db, {
-        id,
-        clientId: client.client_id,
-        redirectUri: params.redirectUri,
-        redirectUriGiven: typeof raw?.redirect_uri === 'string',
-        codeChallenge: params.codeChallenge,
-        state: params.state,
-        scopes: SCOPES_SUPPORTED.join(' '),
-        resource,
-        browserHash: hashSecret(nonce),
-        ttlSeconds: settings.authorizationRequestTtlSeconds,
-      });
-      setBrowserNonce(res, nonce, { secure: settings.secureCookies(), maxAgeSeconds: settings.authorizationRequestTtlSeconds * 4 });
-      res.redirect(303, `${PAGES_PATH}/sign-in?request=${encodeURIComponent(id)}`);
-    },
+    authorize: (client, params, res) => authorize(deps, client, params, res),
 
     async issueCode(tx, r) {
       const code = randomSecret(CODE_PREFIX);
@@ -208,84 +338,9 @@ export function createOAuthProvider(deps: {
       return row.code_challenge;
     },
 
-    async exchangeAuthorizationCode(client, authorizationCode, codeVerifier, redirectUri, resource) {
-      if (!codeVerifier) throw new InvalidRequestError('code_verifier is required (PKCE).');
-      const hash = hashSecret(authorizationCode);
-      const outcome = await db.withTransaction(async (tx) => {
-        const { code, replayedGrantId, otherClient } = await oauthStore.consumeCode(tx, hash, client.client_id);
-        if (!code) {
-          if (replayedGrantId !== undefined) {
-            // OAuth 2.1 §4.1.3: a code used twice may have leaked; end what it was exchanged for.
-            await oauthStore.revokeGrant(tx, replayedGrantId, 'authorization code replayed');
-            return { error: new InvalidGrantError('The authorization code was already used.'), replayedGrantId };
-          }
-          return { error: new InvalidGrantError(otherClient ? 'The authorization code was issued to another client.' : 'The authorization code is not valid.') };
-        }
-        const problem = codeProblem(code, codeVerifier, redirectUri, resource);
-        if (problem) return { error: problem, code };
-        const refreshToken = randomSecret(REFRESH_TOKEN_PREFIX);
-        await oauthStore.insertRefreshToken(tx, { hash: hashSecret(refreshToken), grantId: code.grant_id, ttlSeconds: settings.refreshTokenTtlSeconds });
-        return { code, refreshToken };
-      });
-      if (outcome.error) {
-        const fields = { clientId: client.client_id, grantId: outcome.code?.grant_id ?? outcome.replayedGrantId, reason: outcome.error.message };
-        if (outcome.replayedGrantId !== undefined) logger.warn(fields, 'oauth code replayed: grant revoked');
-        else logger.info(fields, 'oauth code refused');
-        throw outcome.error;
-      }
-      logger.info({ clientId: client.client_id, userId: outcome.code.user_id, grantId: outcome.code.grant_id, grantType: 'authorization_code' }, 'oauth tokens issued');
-      return tokensFor(outcome.code, outcome.refreshToken!);
-    },
-
-    async exchangeRefreshToken(client, refreshToken, _scopes, resource) {
-      const hash = hashSecret(refreshToken);
-      const seen = await oauthStore.getRefreshToken(db, hash);
-      if (!seen || seen.client_id !== client.client_id) throw new InvalidGrantError('The refresh token is not valid.');
-      if (resource && !sameResource(resource, seen.resource)) throw new InvalidTargetError(`resource must be ${seen.resource}, as at authorization.`);
-      if (!seen.used && !seen.revoked && seen.live) {
-        // Outside the transaction: a network call must not hold a database lock.
-        let account;
-        try {
-          account = await deps.accounts.status(seen.firebase_uid);
-        } catch (err) {
-          logger.warn({ err, clientId: client.client_id, grantId: seen.grant_id }, 'oauth refresh: Firebase account look-up failed');
-          throw new ServerError('The account could not be checked right now; try again shortly.');
-        }
-        const signedOut = account.state === 'active' && account.tokensValidAfter && account.tokensValidAfter > seen.grant_created_at;
-        if (account.state !== 'active' || signedOut) {
-          await oauthStore.revokeGrant(db, seen.grant_id, account.state !== 'active' ? `firebase account ${account.state}` : 'firebase sessions revoked');
-          logger.info({ clientId: client.client_id, grantId: seen.grant_id, userId: seen.user_id, account: account.state }, 'oauth grant ended by account state');
-          throw new InvalidGrantError('The account is disabled or was signed out; sign in again.');
-        }
-        if (account.email && (account.email !== seen.email || account.emailVerified !== seen.email_verified)) {
-          await userStore.upsertFromToken(db, { uid: seen.firebase_uid, email: account.email, emailVerified: account.emailVerified });
-        }
-      }
-      const outcome = await db.withTransaction(async (tx) => {
-        const row = await oauthStore.getRefreshToken(tx, hash, { forUpdate: true });
-        if (!row || row.client_id !== client.client_id) return { error: new InvalidGrantError('The refresh token is not valid.') };
-        if (row.used) {
-          // Rotated already: two parties hold it, so neither keeps the grant (OAuth 2.1 §4.3.1).
-          await oauthStore.revokeGrant(tx, row.grant_id, 'refresh token reused');
-          return { error: new InvalidGrantError('The refresh token was already used; sign in again.'), row, reused: true };
-        }
-        if (row.revoked) return { error: new InvalidGrantError('The authorization has been revoked; sign in again.'), row };
-        if (!row.live) return { error: new InvalidGrantError('The refresh token has expired; sign in again.'), row };
-        await oauthStore.markRefreshTokenUsed(tx, hash);
-        const next = randomSecret(REFRESH_TOKEN_PREFIX);
-        await oauthStore.insertRefreshToken(tx, { hash: hashSecret(next), grantId: row.grant_id, ttlSeconds: settings.refreshTokenTtlSeconds });
-        return { row: (await oauthStore.getGrant(tx, row.grant_id)) ?? row, next };
-      });
-      if (outcome.error) {
-        const fields = { clientId: client.client_id, grantId: outcome.row?.grant_id, reason: outcome.error.message };
-        if (outcome.reused) logger.warn(fields, 'oauth refresh token reused: grant revoked');
-        else logger.info(fields, 'oauth refresh refused');
-        throw outcome.error;
-      }
-      logger.info({ clientId: client.client_id, userId: outcome.row.user_id, grantId: outcome.row.grant_id, grantType: 'refresh_token' }, 'oauth tokens issued');
-      return tokensFor(outcome.row, outcome.next!);
-    },
-
+    exchangeAuthorizationCode: (client, authorizationCode, codeVerifier, redirectUri, resource) =>
+      exchangeAuthorizationCode(deps, client, authorizationCode, codeVerifier, redirectUri, resource),
+    exchangeRefreshToken: (client, refreshToken, _scopes, resource) => exchangeRefreshToken(deps, client, refreshToken, resource),
     authenticate,
 
     async verifyAccessToken(token): Promise<AuthInfo> {
@@ -305,27 +360,6 @@ export function createOAuthProvider(deps: {
       }
     },
 
-    async revokeToken(client, request: OAuthTokenRevocationRequest) {
-      // RFC 7009: unknown, expired or foreign tokens are answered 200 all the same.
-      const refresh = await oauthStore.getRefreshToken(db, hashSecret(request.token));
-      let grantId: number | undefined;
-      let owner: string | undefined;
-      if (refresh) {
-        grantId = refresh.grant_id;
-        owner = refresh.client_id;
-      } else if (accessTokens.claimsToBeOurs(request.token)) {
-        const claims = await accessTokens.verifySignature(request.token).catch(() => undefined);
-        grantId = claims?.grantId;
-        owner = claims?.clientId;
-      }
-      if (grantId === undefined) return;
-      if (owner !== client.client_id) {
-        logger.warn({ clientId: client.client_id, grantId }, 'oauth revocation by another client ignored');
-        return;
-      }
-      if (await oauthStore.revokeGrant(db, grantId, 'revoked by client')) {
-        logger.info({ clientId: client.client_id, grantId }, 'oauth grant revoked');
-      }
-    },
+    revokeToken: (client, request) => revokeToken(deps, client, request),
   };
 }

@@ -1,4 +1,5 @@
-// The four catalogue tools through the official MCP SDK client over HTTP.
+// The four catalogue tools through the official MCP SDK client over HTTP. The tool list itself is
+// in contract.test.ts.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -22,31 +23,6 @@ describe('catalogue tools over MCP', () => {
     expect(instructions).toContain('activate_esim');
     expect(instructions).toMatch(/invoice/);
     expect(client.getServerVersion()?.name).toBe('dotm');
-  });
-
-  it('lists the tools with input and output schemas and all four annotations', async () => {
-    const { tools } = await client.listTools();
-    expect(tools.map((x) => x.name).sort()).toEqual(
-      ['activate_esim', 'calculate_pricing', 'compare_memberships', 'get_service_details', 'search_services'].sort(),
-    );
-    for (const tool of tools) {
-      expect(tool.inputSchema.type).toBe('object');
-      expect(tool.outputSchema?.type).toBe('object');
-      for (const hint of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const) {
-        expect(typeof tool.annotations?.[hint], `${tool.name}.${hint}`).toBe('boolean');
-      }
-      expect(tool.description).toMatch(/Global Data eSIM|DOT eSIM/);
-    }
-    const search = tools.find((x) => x.name === 'search_services')!;
-    expect(Object.keys(search.inputSchema.properties ?? {}).sort()).toEqual(['max_price', 'query', 'service_type']);
-    expect(search.inputSchema.required).toEqual(['query']);
-    expect(tools.find((x) => x.name === 'calculate_pricing')!.inputSchema.required).toEqual(['service_ids']);
-    expect(tools.find((x) => x.name === 'get_service_details')!.inputSchema.required).toEqual(['service_id']);
-    expect(tools.find((x) => x.name === 'compare_memberships')!.inputSchema.required ?? []).toEqual([]);
-    const readOnly = tools.filter((x) => x.name !== 'activate_esim');
-    expect(readOnly.every((x) => x.annotations?.readOnlyHint === true && x.annotations?.destructiveHint === false)).toBe(true);
-    const activate = tools.find((x) => x.name === 'activate_esim')!;
-    expect(activate.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true });
   });
 
   it.each(['I need a Global Data eSIM', 'my friend recommended DOT eSIM', 'global data esim', 'DOT eSIM'])(

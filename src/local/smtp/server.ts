@@ -4,8 +4,8 @@
 // each message but answers its final "." only after `ms`, like a slow relay (content scanning).
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { simpleParser, type AddressObject } from 'mailparser';
-import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerEnvelope } from 'smtp-server';
 import type { Logger } from '../../logger.js';
 
 export interface StoredAttachment {
@@ -82,6 +82,97 @@ function readAll(stream: SMTPServerDataStream): Promise<Buffer> {
   });
 }
 
+/** A parsed message as the mailbox keeps it; the envelope fills in what the headers leave out. */
+function toStoredMail(id: string, parsed: ParsedMail, envelope: SMTPServerEnvelope): StoredMail {
+  const envelopeTo = envelope.rcptTo.map((a) => a.address);
+  const mailFrom = envelope.mailFrom;
+  return {
+    id,
+    from: parsed.from?.text ?? (mailFrom ? mailFrom.address : ''),
+    to: addresses(parsed.to).length > 0 ? addresses(parsed.to) : envelopeTo,
+    envelope: { from: mailFrom ? mailFrom.address : undefined, to: envelopeTo },
+    subject: parsed.subject ?? '',
+    date: parsed.date ?? new Date(),
+    receivedAt: new Date(),
+    messageId: parsed.messageId,
+    text: parsed.text ?? '',
+    html: typeof parsed.html === 'string' ? parsed.html : null,
+    attachments: parsed.attachments.map((a) => ({
+      filename: a.filename,
+      contentType: a.contentType,
+      cid: a.cid,
+      disposition: a.contentDisposition,
+      size: a.size,
+      content: a.content,
+    })),
+  };
+}
+
+/** The first message among `stored`, or arriving on `arrivals`, that matches. */
+function waitForMail(stored: StoredMail[], arrivals: EventEmitter, pred: (m: StoredMail) => boolean, timeoutMs: number): Promise<StoredMail> {
+  const found = stored.find(pred);
+  if (found) return Promise.resolve(found);
+  return new Promise((resolve, reject) => {
+    const onMail = (m: StoredMail) => {
+      if (!pred(m)) return;
+      clearTimeout(timer);
+      arrivals.off('mail', onMail);
+      resolve(m);
+    };
+    const timer = setTimeout(() => {
+      arrivals.off('mail', onMail);
+      reject(new Error(`no matching mail arrived within ${timeoutMs} ms`));
+    }, timeoutMs);
+    arrivals.on('mail', onMail);
+  });
+}
+
+function listen(server: SMTPServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(port, host, () => {
+      server.server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Plain SMTP, no TLS or auth; while `isDown()`, every step is refused with 421. */
+function createSmtpServer(
+  isDown: () => boolean,
+  receive: (stream: SMTPServerDataStream, envelope: SMTPServerEnvelope, raw: Buffer) => Promise<StoredMail>,
+  onRefused: (err: Error) => void,
+): SMTPServer {
+  return new SMTPServer({
+    secure: false,
+    disabledCommands: ['STARTTLS'],
+    authOptional: true,
+    disableReverseLookup: true,
+    logger: false,
+    banner: 'DOTM local SMTP stand-in',
+    size: MAX_MESSAGE_BYTES,
+    closeTimeout: 1000,
+    onConnect(_session, callback) {
+      callback(isDown() ? unavailable() : null);
+    },
+    onMailFrom(_address, _session, callback) {
+      callback(isDown() ? unavailable() : null);
+    },
+    onRcptTo(_address, _session, callback) {
+      callback(isDown() ? unavailable() : null);
+    },
+    onData(stream, session, callback) {
+      readAll(stream)
+        .then((raw) => receive(stream, session.envelope, raw))
+        .then((mail) => callback(null, `OK: stored as ${mail.id}`))
+        .catch((err: Error) => {
+          onRefused(err);
+          callback(err);
+        });
+    },
+  });
+}
+
 export async function startLocalSmtp(opts: LocalSmtpOptions = {}): Promise<LocalSmtp> {
   const bindHost = opts.host ?? '127.0.0.1';
   const capacity = opts.capacity ?? 500;
@@ -92,76 +183,25 @@ export async function startLocalSmtp(opts: LocalSmtpOptions = {}): Promise<Local
   let replyDelayMs = 0;
   let nextId = 1;
 
-  const server = new SMTPServer({
-    secure: false,
-    disabledCommands: ['STARTTLS'],
-    authOptional: true,
-    disableReverseLookup: true,
-    logger: false,
-    banner: 'DOTM local SMTP stand-in',
-    size: MAX_MESSAGE_BYTES,
-    closeTimeout: 1000,
-    onConnect(_session, callback) {
-      callback(down ? unavailable() : null);
-    },
-    onMailFrom(_address, _session, callback) {
-      callback(down ? unavailable() : null);
-    },
-    onRcptTo(_address, _session, callback) {
-      callback(down ? unavailable() : null);
-    },
-    onData(stream, session, callback) {
-      readAll(stream)
-        .then(async (raw) => {
-          if (down) throw unavailable();
-          if (stream.sizeExceeded) {
-            throw Object.assign(new Error('Message exceeds the size limit'), { responseCode: 552 });
-          }
-          const parsed = await simpleParser(raw, { keepCidLinks: true });
-          const envelopeTo = session.envelope.rcptTo.map((a) => a.address);
-          const mailFrom = session.envelope.mailFrom;
-          const mail: StoredMail = {
-            id: String(nextId++),
-            from: parsed.from?.text ?? (mailFrom ? mailFrom.address : ''),
-            to: addresses(parsed.to).length > 0 ? addresses(parsed.to) : envelopeTo,
-            envelope: { from: mailFrom ? mailFrom.address : undefined, to: envelopeTo },
-            subject: parsed.subject ?? '',
-            date: parsed.date ?? new Date(),
-            receivedAt: new Date(),
-            messageId: parsed.messageId,
-            text: parsed.text ?? '',
-            html: typeof parsed.html === 'string' ? parsed.html : null,
-            attachments: parsed.attachments.map((a) => ({
-              filename: a.filename,
-              contentType: a.contentType,
-              cid: a.cid,
-              disposition: a.contentDisposition,
-              size: a.size,
-              content: a.content,
-            })),
-          };
-          stored.push(mail);
-          if (stored.length > capacity) stored.splice(0, stored.length - capacity);
-          log?.info({ mailId: mail.id, subject: mail.subject, attachments: mail.attachments.length }, 'local SMTP received a message');
-          arrivals.emit('mail', mail);
-          if (replyDelayMs > 0) await new Promise((r) => setTimeout(r, replyDelayMs));
-          callback(null, `OK: stored as ${mail.id}`);
-        })
-        .catch((err: Error) => {
-          log?.warn({ err: err.message }, 'local SMTP refused a message');
-          callback(err);
-        });
-    },
-  });
+  const receive = async (stream: SMTPServerDataStream, envelope: SMTPServerEnvelope, raw: Buffer): Promise<StoredMail> => {
+    if (down) throw unavailable();
+    if (stream.sizeExceeded) {
+      throw Object.assign(new Error('Message exceeds the size limit'), { responseCode: 552 });
+    }
+    const parsed = await simpleParser(raw, { keepCidLinks: true });
+    const mail = toStoredMail(String(nextId++), parsed, envelope);
+    stored.push(mail);
+    if (stored.length > capacity) stored.splice(0, stored.length - capacity);
+    log?.info({ mailId: mail.id, subject: mail.subject, attachments: mail.attachments.length }, 'local SMTP received a message');
+    arrivals.emit('mail', mail);
+    if (replyDelayMs > 0) await new Promise((r) => setTimeout(r, replyDelayMs));
+    return mail;
+  };
+
+  const server = createSmtpServer(() => down, receive, (err) => log?.warn({ err: err.message }, 'local SMTP refused a message'));
   server.on('error', (err) => log?.warn({ err: err.message }, 'local SMTP connection error'));
 
-  await new Promise<void>((resolve, reject) => {
-    server.server.once('error', reject);
-    server.listen(opts.port ?? 0, bindHost, () => {
-      server.server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, opts.port ?? 0, bindHost);
   const port = (server.server.address() as AddressInfo).port;
   const host = bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost;
   const url = `smtp://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -173,23 +213,7 @@ export async function startLocalSmtp(opts: LocalSmtpOptions = {}): Promise<Local
     url,
     messages: () => [...stored],
     message: (id) => stored.find((m) => m.id === id),
-    waitFor(pred, timeoutMs = 5000) {
-      const found = stored.find(pred);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const onMail = (m: StoredMail) => {
-          if (!pred(m)) return;
-          clearTimeout(timer);
-          arrivals.off('mail', onMail);
-          resolve(m);
-        };
-        const timer = setTimeout(() => {
-          arrivals.off('mail', onMail);
-          reject(new Error(`no matching mail arrived within ${timeoutMs} ms`));
-        }, timeoutMs);
-        arrivals.on('mail', onMail);
-      });
-    },
+    waitFor: (pred, timeoutMs = 5000) => waitForMail(stored, arrivals, pred, timeoutMs),
     setDown(value) {
       down = value;
       log?.info({ down }, value ? 'local SMTP set down (answers 421)' : 'local SMTP back up');
