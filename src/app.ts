@@ -53,27 +53,57 @@ export function createApp(deps: AppDeps): Express {
   if (deps.trustProxy > 0) app.set('trust proxy', deps.trustProxy);
 
   app.use(requestLog(app, deps.logger));
+  app.use(httpMetrics(deps.metrics));
 
+  // The MCP endpoint first: it takes nearly all the traffic, and no other route shares its paths.
+  mountMcp(app, deps);
+  mountHealthAndMetrics(app, deps);
+  mountProtectedResourceMetadata(app, deps);
+
+  deps.mountRaw?.(app);
+
+  deps.mount?.(app);
+
+  app.get('/', (_req, res) => {
+    res.json({
+      service: 'DOTM Global Data eSIM',
+      mcp_endpoint: `${deps.baseUrl()}${MCP_PATH}`,
+      health: '/healthz',
+      docs: 'Connect an MCP client (ChatGPT connector, Gemini CLI, MCP Inspector) to the mcp_endpoint.',
+    });
+  });
+
+  app.use((req, res) => {
+    res.status(404).json({ error: 'not_found', message: `No route for ${req.method} ${req.path}` });
+  });
+
+  app.use(errorHandler(deps));
+  return app;
+}
+
+/** Request duration and count per method, route and status. */
+function httpMetrics(metrics: Metrics): RequestHandler {
   // Label objects made once per route: prom-client reads them on every observation.
   const durationLabels = new Map<string, { method: string; route: string }>();
   const countLabels = new Map<string, { method: string; route: string; status: string }>();
-  app.use((req, res, next) => {
+  return (req, res, next) => {
     const start = performance.now();
     res.once('finish', () => {
       const route = routeLabel(req);
       const key = `${req.method} ${route}`;
       let labels = durationLabels.get(key);
       if (!labels) durationLabels.set(key, (labels = { method: req.method, route }));
-      deps.metrics.httpDuration.observe(labels, (performance.now() - start) / 1000);
+      metrics.httpDuration.observe(labels, (performance.now() - start) / 1000);
       const statusKey = `${key} ${res.statusCode}`;
       let counted = countLabels.get(statusKey);
       if (!counted) countLabels.set(statusKey, (counted = { method: req.method, route, status: String(res.statusCode) }));
-      deps.metrics.httpRequests.inc(counted);
+      metrics.httpRequests.inc(counted);
     });
     next();
-  });
+  };
+}
 
-  // The MCP endpoint first: it takes nearly all the traffic, and no other route shares its paths.
+function mountMcp(app: Express, deps: AppDeps): void {
   const ownOrigin = () => new URL(deps.baseUrl()).origin;
   const originCheck: RequestHandler = (req, res, next) => {
     const origin = req.headers.origin;
@@ -93,7 +123,9 @@ export function createApp(deps: AppDeps): Express {
     res.setHeader('allow', 'POST');
     jsonRpcError(res, 405, -32000, `Method not allowed: ${req.method}. This endpoint is stateless; send JSON-RPC with POST.`);
   });
+}
 
+function mountHealthAndMetrics(app: Express, deps: AppDeps): void {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -109,7 +141,9 @@ export function createApp(deps: AppDeps): Express {
     res.setHeader('content-type', deps.metrics.registry.contentType);
     res.end(await deps.metrics.registry.metrics());
   });
+}
 
+function mountProtectedResourceMetadata(app: Express, deps: AppDeps): void {
   const protectedResource = (_req: Request, res: Response) => {
     res.setHeader('cache-control', 'public, max-age=300');
     res.json({
@@ -122,25 +156,11 @@ export function createApp(deps: AppDeps): Express {
   };
   app.get('/.well-known/oauth-protected-resource', protectedResource);
   app.get(resourceMetadataPath, protectedResource);
+}
 
-  deps.mountRaw?.(app);
-
-  deps.mount?.(app);
-
-  app.get('/', (_req, res) => {
-    res.json({
-      service: 'DOTM Global Data eSIM',
-      mcp_endpoint: `${deps.baseUrl()}${MCP_PATH}`,
-      health: '/healthz',
-      docs: 'Connect an MCP client (ChatGPT connector, Gemini CLI, MCP Inspector) to the mcp_endpoint.',
-    });
-  });
-
-  app.use((req, res) => {
-    res.status(404).json({ error: 'not_found', message: `No route for ${req.method} ${req.path}` });
-  });
-
-  const onError: ErrorRequestHandler = (err, req, res, _next) => {
+/** One error handler: JSON-RPC errors on the MCP paths, plain JSON elsewhere. */
+function errorHandler(deps: AppDeps): ErrorRequestHandler {
+  return (err, req, res, _next) => {
     const isMcp = MCP_PATHS.includes(req.path);
     if (res.headersSent) {
       req.log?.error({ err }, 'error after response started');
@@ -180,6 +200,4 @@ export function createApp(deps: AppDeps): Express {
     req.log?.error({ err }, 'request failed');
     return isMcp ? jsonRpcError(res, 500, -32603, publicMessage(err)) : void res.status(500).json({ error: 'internal', message: publicMessage(err) });
   };
-  app.use(onError);
-  return app;
 }

@@ -160,16 +160,36 @@ async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promi
   }
 }
 
+// INT8 as a number while it fits exactly, NUMERIC as the exact string; the rest as pg parses them.
+const TYPES: Types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8) return parseInt8;
+    if (oid === NUMERIC) return (v: string) => v;
+    return pg.types.getTypeParser(oid, format);
+  },
+} as Types;
+
+async function run<T>(c: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+  const r = await c.query(sql, params as unknown[]);
+  return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
+}
+
+/** `fn` between BEGIN and COMMIT on one client, rolled back if it throws. */
+async function inTransaction<T>(client: pg.PoolClient, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const result = await fn({ query: (sql, params) => run(client, sql, params) });
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
 export function createPgDatabase(connectionString: string, opts: PgDatabaseOptions = {}): Database {
-  const types: Types = {
-    getTypeParser(oid: number, format?: 'text' | 'binary') {
-      if (oid === INT8) return parseInt8;
-      if (oid === NUMERIC) return (v: string) => v;
-      return pg.types.getTypeParser(oid, format);
-    },
-  } as Types;
   // TCP keepalive: a connection whose peer vanished without a reset is noticed, not kept forever.
-  const connection = { connectionString, types, keepAlive: true, keepAliveInitialDelayMillis: 10_000 };
+  const connection = { connectionString, types: TYPES, keepAlive: true, keepAliveInitialDelayMillis: 10_000 };
   const pool = new pg.Pool({
     ...connection,
     max: opts.max ?? 10,
@@ -180,11 +200,6 @@ export function createPgDatabase(connectionString: string, opts: PgDatabaseOptio
   pool.on('error', () => {});
   const listener = new PgListener({ ...connection, connectionTimeoutMillis: 10_000 }, opts.logger?.child({ component: 'db' }));
 
-  const run = async <T>(c: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]): Promise<QueryResult<T>> => {
-    const r = await c.query(sql, params as unknown[]);
-    return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
-  };
-
   const db: Database = {
     kind: 'pg',
     query: (sql, params) => run(pool, sql, params),
@@ -192,18 +207,7 @@ export function createPgDatabase(connectionString: string, opts: PgDatabaseOptio
       await pool.query(sql);
     },
     withTransaction: (fn) =>
-      withClient(pool, async (client) => {
-        await client.query('BEGIN');
-        try {
-          const tx: Queryable = { query: (sql, params) => run(client, sql, params) };
-          const result = await fn(tx);
-          await client.query('COMMIT');
-          return result;
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => {});
-          throw err;
-        }
-      }),
+      withClient(pool, (client) => inTransaction(client, fn)),
     async listen(channel, onNotify) {
       if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`bad channel name ${channel}`);
       return listener.subscribe(channel, onNotify);
@@ -218,17 +222,7 @@ export function createPgDatabase(connectionString: string, opts: PgDatabaseOptio
             async exec(sql) {
               await client.query(sql);
             },
-            async withTransaction(inner) {
-              await client.query('BEGIN');
-              try {
-                const r = await inner({ query: (sql, params) => run(client, sql, params) });
-                await client.query('COMMIT');
-                return r;
-              } catch (err) {
-                await client.query('ROLLBACK').catch(() => {});
-                throw err;
-              }
-            },
+            withTransaction: (inner) => inTransaction(client, inner),
           };
           return await fn(conn);
         } finally {

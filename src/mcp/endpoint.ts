@@ -152,16 +152,7 @@ export function createMcpPostHandler(deps: McpEndpointDeps) {
     }
 
     const caller = await deps.authenticate(req, requests > 0 && needsSignIn(slots));
-    const context: RequestContext = {
-      caller,
-      // Made on first use (src/http/request-log.ts): most calls never log.
-      get logger() {
-        return (req as Request & { log?: Logger }).log;
-      },
-    };
-    const extra: MessageExtraInfo = {
-      authInfo: { token: '', clientId: caller?.clientId ?? '', scopes: [], extra: context as Record<string, unknown> },
-    };
+    const extra = messageExtra(req, caller);
 
     for (const m of notifications) deps.dispatcher.notify(m, extra);
     if (slots.length === 0) {
@@ -177,17 +168,35 @@ export function createMcpPostHandler(deps: McpEndpointDeps) {
       res.once('close', () => line.hangUp());
       answers = await Promise.all(slots.map((m) => ('method' in m ? deps.dispatcher.request(m, extra, line) : m)));
     }
-
-    if ((req.headers.accept ?? '').includes('text/event-stream')) {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
-      for (const answer of answers) res.write(`event: message\ndata: ${JSON.stringify(answer)}\n\n`);
-      res.end();
-      return;
-    }
-    // Express's res.json would parse and rewrite the content type twice and copy the body into a
-    // Buffer (node then writes headers and body apart); for this one known type, node's own
-    // `end` with the string sets Content-Length and sends headers and body in one write.
-    res.setHeader('content-type', 'application/json; charset=utf-8');
-    res.end(JSON.stringify(batch ? answers : answers[0]));
+    writeAnswers(req, res, batch, answers);
   };
+}
+
+/** What the dispatcher hands each tool: the caller and the request's logger. */
+function messageExtra(req: Request, caller: RequestContext['caller']): MessageExtraInfo {
+  const context: RequestContext = {
+    caller,
+    // Made on first use (src/http/request-log.ts): most calls never log.
+    get logger() {
+      return (req as Request & { log?: Logger }).log;
+    },
+  };
+  return {
+    authInfo: { token: '', clientId: caller?.clientId ?? '', scopes: [], extra: context as Record<string, unknown> },
+  };
+}
+
+/** As an event stream if the caller accepts one, else as JSON; a batch answered as a batch. */
+function writeAnswers(req: Request, res: Response, batch: boolean, answers: JSONRPCResponse[]): void {
+  if ((req.headers.accept ?? '').includes('text/event-stream')) {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
+    for (const answer of answers) res.write(`event: message\ndata: ${JSON.stringify(answer)}\n\n`);
+    res.end();
+    return;
+  }
+  // Express's res.json would parse and rewrite the content type twice and copy the body into a
+  // Buffer (node then writes headers and body apart); for this one known type, node's own
+  // `end` with the string sets Content-Length and sends headers and body in one write.
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(batch ? answers : answers[0]));
 }

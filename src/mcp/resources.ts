@@ -9,6 +9,11 @@ const json = (uri: string, data: unknown) => ({
 
 /** The catalogue as MCP resources and the prototype's three prompts. */
 export function registerResourcesAndPrompts(server: McpServer, catalog: Catalog): void {
+  registerResources(server, catalog);
+  registerPrompts(server);
+}
+
+function registerResources(server: McpServer, catalog: Catalog): void {
   const byCategory = (categoryId: string) => catalog.services.filter((s) => s.category === categoryId).map((s) => summarize(catalog, s));
 
   server.registerResource(
@@ -45,7 +50,9 @@ export function registerResourcesAndPrompts(server: McpServer, catalog: Catalog)
         ).totals,
       }),
   );
+}
 
+function registerPrompts(server: McpServer): void {
   server.registerPrompt(
     'recommend_plan',
     {

@@ -28,13 +28,37 @@ export function buildActivationEmail(input: ActivationEmailInput): SendMailOptio
   const { smdpAddress, matchingId, confirmationCodeRequired } = parseActivationCode(activationCode);
   const links = installLinks(activationCode);
   const cid = `esim-qr-${activationId}@dotm.esim`;
-  const e = escapeHtml;
-
   const confirmationNote = confirmationCodeRequired
     ? 'Your phone will ask for a confirmation code during installation: this eSIM needs one.'
     : '';
+  const parts: EmailParts = { activationId, phoneNumber, smdpAddress, matchingId, links, confirmationNote, cid };
 
-  const text = [
+  return {
+    from,
+    to,
+    subject: ACTIVATION_EMAIL_SUBJECT,
+    messageId: activationMessageId(activationId),
+    text: activationText(parts),
+    html: activationHtml(parts),
+    attachments: qrAttachments(qrPng, cid),
+  };
+}
+
+/** What the text and HTML parts both show. */
+interface EmailParts {
+  activationId: number;
+  phoneNumber: string;
+  smdpAddress: string;
+  matchingId: string;
+  links: ReturnType<typeof installLinks>;
+  /** Empty when the eSIM needs no confirmation code. */
+  confirmationNote: string;
+  /** Content-ID of the inline QR code. */
+  cid: string;
+}
+
+function activationText({ activationId, phoneNumber, smdpAddress, matchingId, links, confirmationNote }: EmailParts): string {
+  return [
     'Your DOTM Global Data eSIM is ready.',
     '',
     `Phone number: ${phoneNumber}`,
@@ -65,8 +89,11 @@ export function buildActivationEmail(input: ActivationEmailInput): SendMailOptio
     `DOTM activation reference: ${activationId}`,
     '',
   ].join('\n');
+}
 
-  const html = `<!doctype html>
+function activationHtml({ activationId, phoneNumber, smdpAddress, matchingId, links, confirmationNote, cid }: EmailParts): string {
+  const e = escapeHtml;
+  return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${e(ACTIVATION_EMAIL_SUBJECT)}</title></head>
 <body style="font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; color: #1a1a1a; line-height: 1.5; max-width: 600px; margin: 0 auto; padding: 16px;">
@@ -99,17 +126,12 @@ ${confirmationNote ? `<p>${e(confirmationNote)}</p>\n` : ''}<p style="font-size:
 </body>
 </html>
 `;
+}
 
-  return {
-    from,
-    to,
-    subject: ACTIVATION_EMAIL_SUBJECT,
-    messageId: activationMessageId(activationId),
-    text,
-    html,
-    attachments: [
-      { filename: 'esim-qr.png', content: qrPng, contentType: 'image/png', cid, contentDisposition: 'inline' },
-      { filename: QR_ATTACHMENT_FILENAME, content: qrPng, contentType: 'image/png', contentDisposition: 'attachment' },
-    ],
-  };
+/** The QR code twice: inline for the HTML part, and as a named file to print or show on another screen. */
+function qrAttachments(qrPng: Buffer, cid: string): NonNullable<SendMailOptions['attachments']> {
+  return [
+    { filename: 'esim-qr.png', content: qrPng, contentType: 'image/png', cid, contentDisposition: 'inline' },
+    { filename: QR_ATTACHMENT_FILENAME, content: qrPng, contentType: 'image/png', contentDisposition: 'attachment' },
+  ];
 }

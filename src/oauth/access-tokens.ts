@@ -28,35 +28,36 @@ export interface AccessTokens {
   claimsToBeOurs(token: string): boolean;
 }
 
+function toClaims(p: JWTPayload): AccessTokenClaims {
+  const sid = Number(p.sid);
+  if (typeof p.sub !== 'string' || !p.sub || typeof p.client_id !== 'string' || !Number.isSafeInteger(sid) || sid <= 0) {
+    throw new AccessTokenRejected('The access token is missing required claims.');
+  }
+  return {
+    uid: p.sub,
+    clientId: p.client_id,
+    grantId: sid,
+    scopes: typeof p.scope === 'string' ? p.scope.split(' ').filter(Boolean) : [],
+    expiresAt: p.exp ?? 0,
+  };
+}
+
+/** Every verification failure as an AccessTokenRejected that says why. */
+function reject(err: unknown): never {
+  if (err instanceof AccessTokenRejected) throw err;
+  if (err instanceof errors.JWTExpired) throw new AccessTokenRejected('The access token has expired; refresh it or sign in again.');
+  if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'aud') {
+    throw new AccessTokenRejected('The access token was issued for another resource.');
+  }
+  if (err instanceof errors.JWTClaimValidationFailed) throw new AccessTokenRejected(`The access token's "${err.claim}" claim is not valid here.`);
+  if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWSSignatureVerificationFailed) {
+    throw new AccessTokenRejected('The access token was not signed by this service.');
+  }
+  throw new AccessTokenRejected('The access token is not valid.');
+}
+
 export function createAccessTokens(opts: { key: SigningKey; issuer: () => string; audience: () => string; ttlSeconds: number }): AccessTokens {
   const keySet = createLocalJWKSet({ keys: [opts.key.publicJwk] });
-
-  const toClaims = (p: JWTPayload): AccessTokenClaims => {
-    const sid = Number(p.sid);
-    if (typeof p.sub !== 'string' || !p.sub || typeof p.client_id !== 'string' || !Number.isSafeInteger(sid) || sid <= 0) {
-      throw new AccessTokenRejected('The access token is missing required claims.');
-    }
-    return {
-      uid: p.sub,
-      clientId: p.client_id,
-      grantId: sid,
-      scopes: typeof p.scope === 'string' ? p.scope.split(' ').filter(Boolean) : [],
-      expiresAt: p.exp ?? 0,
-    };
-  };
-
-  const reject = (err: unknown): never => {
-    if (err instanceof AccessTokenRejected) throw err;
-    if (err instanceof errors.JWTExpired) throw new AccessTokenRejected('The access token has expired; refresh it or sign in again.');
-    if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'aud') {
-      throw new AccessTokenRejected('The access token was issued for another resource.');
-    }
-    if (err instanceof errors.JWTClaimValidationFailed) throw new AccessTokenRejected(`The access token's "${err.claim}" claim is not valid here.`);
-    if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWSSignatureVerificationFailed) {
-      throw new AccessTokenRejected('The access token was not signed by this service.');
-    }
-    throw new AccessTokenRejected('The access token is not valid.');
-  };
 
   return {
     async mint(c) {
