@@ -3,9 +3,9 @@
 // protected-resource metadata it points at (RFC 6750 / RFC 9728) are in test/mcp/contract.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uidForEmail } from '../../src/local/firebase/tokens.js';
-import { MCP_PATH } from '../../src/mcp/endpoint.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { sleep } from '../support/time.js';
+import { expectBearerChallenge } from '../support/challenge.js';
 
 interface RpcAnswer {
   status: number;
@@ -114,11 +114,7 @@ describe('sign-in at the MCP endpoint', () => {
       const before = t.service.local.stripe!.counts();
       const res = await callTool(t, 'activate_esim', {}, await authorization(t));
       expect(res.status).toBe(401);
-      const challenge = res.headers.get('www-authenticate') ?? '';
-      expect(challenge).toMatch(/^Bearer /);
-      expect(challenge).toContain('error="invalid_token"');
-      const metadataUrl = /resource_metadata="([^"]+)"/.exec(challenge)?.[1];
-      expect(metadataUrl).toBe(`${t.url}/.well-known/oauth-protected-resource${MCP_PATH}`);
+      expectBearerChallenge(res.headers.get('www-authenticate'), t.url);
       // Nothing leaks and nothing happens.
       expect(JSON.stringify(res.body)).not.toMatch(/at \w+ \(|node_modules|firebase-admin|stack/i);
       expect(t.service.local.stripe!.counts()).toEqual(before);

@@ -6,6 +6,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { MCP_PATH } from '../../src/mcp/endpoint.js';
+import { expectBearerChallenge } from '../support/challenge.js';
 
 const call = (id: number, name: string, args: Record<string, unknown>) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
 
@@ -150,11 +151,7 @@ describe('POST /mcp/v2/messages', () => {
       const before = t.service.local.stripe!.counts();
       const res = await post(call(1, 'activate_esim', {}));
       expect(res.status).toBe(401);
-      const challenge = String(res.headers['www-authenticate'] ?? '');
-      expect(challenge).toMatch(/^Bearer /);
-      expect(challenge).toContain('error="invalid_token"');
-      const metadataUrl = /resource_metadata="([^"]+)"/.exec(challenge)?.[1];
-      expect(metadataUrl).toBe(`${t.url}/.well-known/oauth-protected-resource${MCP_PATH}`);
+      const metadataUrl = expectBearerChallenge(res.headers['www-authenticate'], t.url);
       // Nothing leaks and nothing happens.
       expect(JSON.stringify(res.body)).not.toMatch(/at \w+ \(|node_modules|firebase-admin|stack/i);
       expect(t.service.local.stripe!.counts()).toEqual(before);
