@@ -118,6 +118,9 @@ const schema = z
     SMTP_SOCKET_TIMEOUT_MS: int(600_000, 100, 3_600_000),
     SMTP_SEND_TIMEOUT_MS: int(1_800_000, 100, 7_200_000),
     LOCAL_SMTP_PORT: int(0, 0, 65535),
+    // Where the local Stripe, OXIO and SMTP stand-ins keep invoices, lines and mail, so the links
+    // they hand out survive a restart. Default: beside the embedded database (see localStateDir).
+    LOCAL_STATE_DIR: optionalString,
 
     FIREBASE_PROJECT_ID: optionalString,
     FIREBASE_AUTH_EMULATOR_HOST: optionalString,
@@ -135,6 +138,18 @@ const schema = z
     OAUTH_SIGN_IN_PER_IP_PER_MINUTE: int(60, 1, 100_000),
     OAUTH_TOKEN_FAILURES_PER_IP_PER_MINUTE: int(600, 1, 1_000_000),
     OAUTH_REGISTRATIONS_PER_IP_PER_MINUTE: int(300, 1, 100_000),
+    // Client ID Metadata Documents (a client_id that is an https URL): the fetch's deadline and size
+    // cap, how long a document is used whatever its caching headers say (bounds), how long a failed
+    // look-up is answered from memory, and fetches one address may start per minute.
+    OAUTH_CLIENT_METADATA_TIMEOUT_MS: int(5000, 100, 60_000),
+    OAUTH_CLIENT_METADATA_MAX_BYTES: int(5120, 1024, 65_536),
+    OAUTH_CLIENT_METADATA_CACHE_MIN_SECONDS: int(60, 0, 86_400),
+    OAUTH_CLIENT_METADATA_CACHE_MAX_SECONDS: int(86_400, 60, 7 * 86_400),
+    OAUTH_CLIENT_METADATA_FAILURE_CACHE_SECONDS: int(30, 0, 600),
+    OAUTH_CLIENT_METADATA_FETCHES_PER_IP_PER_MINUTE: int(30, 1, 100_000),
+    // Node reads it at start to trust more certificate authorities; outside production the metadata
+    // fetch also takes it from here, so a service started in-process can trust a local CA.
+    NODE_EXTRA_CA_CERTS: optionalString,
   })
   .superRefine((c, ctx) => {
     if (c.NODE_ENV !== 'production') return;
@@ -172,6 +187,9 @@ const schema = z
         message: 'required when OXIO_BASE_URL is set',
       });
     }
+    if (c.OAUTH_CLIENT_METADATA_CACHE_MAX_SECONDS < c.OAUTH_CLIENT_METADATA_CACHE_MIN_SECONDS) {
+      ctx.addIssue({ code: 'custom', path: ['OAUTH_CLIENT_METADATA_CACHE_MAX_SECONDS'], message: 'must not be below OAUTH_CLIENT_METADATA_CACHE_MIN_SECONDS' });
+    }
   });
 
 export type RawConfig = z.infer<typeof schema>;
@@ -199,6 +217,12 @@ export interface Config extends RawConfig {
   };
   readonly integrations: Integrations;
   readonly firebaseProjectId: string;
+  /**
+   * The local stand-ins' state folder: LOCAL_STATE_DIR, else `<DATA_DIR>-local` beside the embedded
+   * database's folder; with DATABASE_URL and no LOCAL_STATE_DIR none (in memory), so instances
+   * sharing one PostgreSQL still start side by side without settings of their own.
+   */
+  readonly localStateDir: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -228,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     local: Object.freeze(local),
     integrations,
     firebaseProjectId: c.FIREBASE_PROJECT_ID ?? 'dotm-local',
+    localStateDir: c.LOCAL_STATE_DIR ?? (c.DATABASE_URL ? undefined : `${c.DATA_DIR.replace(/[\\/]+$/, '') || '.'}-local`),
   });
 }
 

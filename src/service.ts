@@ -72,7 +72,13 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     if (applied.length) logger.info({ applied }, 'migrations applied');
   }
   const metrics = createMetrics();
-  const standIns = await startLocalStandIns(config.integrations, { logger, shared: overrides.local });
+  // The stand-ins keep their state beside the database's; a database handed in (tests, benchmarks)
+  // is not the one in DATA_DIR, so then only a LOCAL_STATE_DIR set explicitly is used.
+  const standIns = await startLocalStandIns(config.integrations, {
+    logger,
+    shared: overrides.local,
+    stateDir: overrides.db ? config.LOCAL_STATE_DIR : config.localStateDir,
+  });
   const { endpoints } = standIns;
   const closers: Array<() => Promise<void>> = [];
 
@@ -230,7 +236,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       });
       const { port } = server.address() as AddressInfo;
       listeningUrl = `http://localhost:${port}`;
-      standIns.listening(`http://127.0.0.1:${port}${STRIPE_WEBHOOK_PATH}`);
+      standIns.listening({ webhookUrl: `http://127.0.0.1:${port}${STRIPE_WEBHOOK_PATH}`, baseUrl: baseUrl() });
       if (overrides.startWorkers !== false) {
         await worker.start();
         outbox.start();

@@ -164,6 +164,8 @@ export async function memorySection(opts: { body: string; connections?: number; 
     }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
+    // The local stand-ins keep their state next to the data folder (LOCAL_STATE_DIR).
+    rmSync(`${dataDir}-local`, { recursive: true, force: true });
   }
   printTable(
     ['database', 'start s', 'idle MB', 'after load MB', 'peak MB', 'start, with children MB', 'load requests'],

@@ -10,6 +10,7 @@ import type { User } from '../identity/user-store.js';
 import { maskEmail, type Logger } from '../logger.js';
 import { activationStore, type Activation } from './activation-store.js';
 import { estimatedWaitMinutes } from './eta.js';
+import { NO_ACTIVATION } from './status.js';
 
 export const publicActivationId = (id: number) => `act_${id}`;
 
@@ -43,12 +44,23 @@ export type ActivationState = {
   /** Where the invoice and the QR code go. */
   email: string;
 } & (
-  | { status: 'awaiting_payment'; invoiceUrl: string | undefined; amountDue: Amount }
+  | {
+      status: 'awaiting_payment';
+      /** The open invoice's page; undefined when there is none to pay right now (activate_esim makes one). */
+      invoiceUrl: string | undefined;
+      amountDue: Amount;
+    }
   | { status: 'queued'; queuePosition: number; estimatedWaitMinutes: number }
   | { status: 'activating' }
   | { status: 'active'; phoneNumber: string | undefined }
   | { status: 'failed'; amountPaid: Amount }
 );
+
+/** A status read for a user who never started an activation. */
+export interface NoActivation {
+  status: typeof NO_ACTIVATION;
+  email: string;
+}
 
 export interface Requeued {
   activation: Activation;
@@ -84,6 +96,34 @@ export class ActivationService {
           email: user.email,
           invoiceUrl: invoice.hosted_invoice_url ?? undefined,
           amountDue: { cents: invoice.amount_cents, currency: invoice.currency },
+        };
+      }
+      activation = (await activationStore.byId(db, activation.id))!;
+    }
+    return this.stateOf(activation, user);
+  }
+
+  /**
+   * The read-only twin of activateEsim: where the user's activation stands. Registers the user as
+   * every signed-in call does, but starts no activation and creates no invoice; the only outside
+   * call is activateEsim's bounded "I paid" look-up at Stripe for an open invoice.
+   */
+  async activationStatus(caller: Caller): Promise<ActivationState | NoActivation> {
+    const { db, registration, billing } = this.deps;
+    const user = await registration.register(caller);
+    let activation = await activationStore.currentForUser(db, user.id);
+    if (!activation) return { status: NO_ACTIVATION, email: user.email };
+    if (activation.status === 'awaiting_payment') {
+      const { invoice, paid } = await billing.paymentStatus(activation);
+      if (!paid) {
+        return {
+          status: 'awaiting_payment',
+          activationId: publicActivationId(activation.id),
+          email: user.email,
+          invoiceUrl: invoice?.status === 'open' ? (invoice.hosted_invoice_url ?? undefined) : undefined,
+          amountDue: invoice
+            ? { cents: invoice.amount_cents, currency: invoice.currency }
+            : { cents: this.deps.priceCents(activation.plan_id), currency: 'usd' },
         };
       }
       activation = (await activationStore.byId(db, activation.id))!;

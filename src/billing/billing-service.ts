@@ -130,6 +130,33 @@ export class BillingService {
   }
 
   /**
+   * For an activation awaiting payment, without creating or replacing an invoice: its current one
+   * (undefined when there is none to pay) and whether it has been paid. An open invoice gets the
+   * same bounded "I paid" look-up at Stripe as in invoiceFor; what Stripe says is recorded (a
+   * payment queues the activation; a voided or uncollectible invoice is closed here too).
+   */
+  async paymentStatus(activation: Activation): Promise<{ invoice: InvoiceRow | undefined; paid: boolean }> {
+    const invoice = await invoiceStore.currentForActivation(this.deps.db, activation.id);
+    if (!invoice) return { invoice: undefined, paid: false };
+    if (invoice.status === 'paid') {
+      await this.recordPayment({ stripeInvoiceId: invoice.stripe_invoice_id ?? '', rowId: invoice.id });
+      return { invoice, paid: true };
+    }
+    if (invoice.status === 'open' && invoice.stripe_invoice_id) {
+      const remote = await this.checkAtStripe(invoice);
+      if (remote?.status === 'paid') {
+        await this.recordPayment(paymentOf(remote, invoice.id));
+        return { invoice: { ...invoice, status: 'paid' }, paid: true };
+      }
+      if (remote?.status === 'void' || remote?.status === 'uncollectible') {
+        await invoiceStore.markClosed(this.deps.db, { stripeInvoiceId: remote.id, rowId: invoice.id }, remote.status === 'void' ? 'void' : 'uncollectible');
+        return { invoice: undefined, paid: false };
+      }
+    }
+    return { invoice, paid: false };
+  }
+
+  /**
    * An uncollectible invoice can still be paid at Stripe: void it before its replacement goes out,
    * so the user cannot pay twice. Best effort: if Stripe refuses (it was paid meanwhile), the
    * payment is recorded through the webhook as usual.

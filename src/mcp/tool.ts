@@ -10,13 +10,18 @@ import type { Metrics } from '../http/metrics.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Caller } from '../identity/caller.js';
 import type { ActivationService } from '../activation/activation-service.js';
+import type { DeviceList } from '../devices/devices.js';
+import { SCOPES_SUPPORTED } from '../oauth/provider.js';
+import { cardMetaFor } from './ui/index.js';
 
 export interface ToolContext {
   catalog: Catalog;
   logger: Logger;
   /** The verified caller, when the request carried a valid bearer token. */
   caller?: Caller;
-  activation: Pick<ActivationService, 'activateEsim'>;
+  activation: Pick<ActivationService, 'activateEsim' | 'activationStatus'>;
+  /** Which phones take an eSIM; the list shipped with the service when absent. */
+  devices?: DeviceList;
 }
 
 /** What the endpoint passes along with each request (in the SDK's `authInfo.extra`). */
@@ -71,6 +76,14 @@ class JsonRpcError extends Error {
 
 type RequestHandler = (request: { method: string }, extra: { authInfo?: { extra?: Record<string, unknown> } }) => Promise<unknown>;
 
+/** The SDK's table of request handlers by method. */
+function requestHandlers(server: McpServer): Map<string, RequestHandler> {
+  // Internal to the SDK's Protocol (pinned version); the endpoint and contract tests cover it.
+  const handlers = (server.server as unknown as { _requestHandlers?: Map<string, RequestHandler> })._requestHandlers;
+  if (!(handlers instanceof Map)) throw new Error('MCP SDK: the request handler table has moved; see requestHandlers in src/mcp/tool.ts');
+  return handlers;
+}
+
 /**
  * The SDK parses each request's params inside its handler and answers a failure as -32603 with the
  * whole zod report, and any other error with its raw message. Wraps every registered handler so
@@ -78,9 +91,7 @@ type RequestHandler = (request: { method: string }, extra: { authInfo?: { extra?
  * without internals. Call once, after everything is registered.
  */
 export function answerProtocolErrorsPlainly(server: McpServer, logger: Logger): void {
-  // The handler table is internal to the SDK's Protocol (pinned version); the endpoint tests cover it.
-  const handlers = (server.server as unknown as { _requestHandlers?: Map<string, RequestHandler> })._requestHandlers;
-  if (!(handlers instanceof Map)) throw new Error('MCP SDK: the request handler table has moved; see answerProtocolErrorsPlainly');
+  const handlers = requestHandlers(server);
   for (const [method, handler] of handlers) {
     handlers.set(method, async (request, extra) => {
       try {
@@ -103,6 +114,69 @@ export function answerProtocolErrorsPlainly(server: McpServer, logger: Logger): 
 
 type Outcome = 'ok' | 'user_error' | 'error';
 
+/** A tool's sign-in requirement as ChatGPT's Apps SDK reads it (`securitySchemes`). */
+export type SecurityScheme = { type: 'noauth' } | { type: 'oauth2'; scopes: string[] };
+
+/** Tools that act for a user need the access token's scopes; the others need no sign-in. */
+export const securitySchemesOf = (tool: Pick<AnyTool, 'requiresAuth'>): SecurityScheme[] =>
+  tool.requiresAuth ? [{ type: 'oauth2', scopes: [...SCOPES_SUPPORTED] }] : [{ type: 'noauth' }];
+
+/** The descriptor's `_meta`: the in-chat card, if the tool shows one, and the security schemes. */
+function toolMeta(tool: AnyTool): Record<string, unknown> {
+  return { ...cardMetaFor(tool.name), securitySchemes: securitySchemesOf(tool) };
+}
+
+type JsonSchema = Record<string, unknown>;
+
+/**
+ * A tool's schema as published: zod's JSON Schema in the 2020-12 dialect, which MCP takes as the
+ * default (since 2025-11-25), so without `$schema`. The SDK writes draft-07 with its `$schema` URL
+ * on every schema; a client that validates with the SDK's own draft-07 validator reads these the
+ * same way (nothing here differs between the two drafts, `$defs` included).
+ */
+function publishedSchema(shape: z.ZodRawShape, io: 'input' | 'output'): JsonSchema {
+  const { $schema: _dialect, ...schema } = z.toJSONSchema(z.object(shape), { target: 'draft-2020-12', io }) as JsonSchema;
+  return schema;
+}
+
+interface Published {
+  inputSchema: JsonSchema;
+  outputSchema: JsonSchema;
+  securitySchemes: SecurityScheme[];
+}
+
+type ListedTool = { name: string; execution?: { taskSupport?: string } } & Record<string, unknown>;
+
+/**
+ * tools/list, which assistants carry in every conversation, kept small and complete: each of our
+ * tools is listed with its schemas as published (made once), without the SDK's
+ * `execution: { taskSupport: "forbidden" }` (the protocol's default when absent), and with
+ * `securitySchemes` on the descriptor itself, where ChatGPT's Apps SDK reads it (the SDK's Tool
+ * type has no such field, so registerTool cannot carry it; the `_meta` copy is for clients that
+ * read it there).
+ */
+function publishDescriptors(server: McpServer, tools: readonly AnyTool[]): void {
+  const published = new Map<string, Published>(
+    tools.map((t) => [
+      t.name,
+      { inputSchema: publishedSchema(t.inputSchema, 'input'), outputSchema: publishedSchema(t.outputSchema, 'output'), securitySchemes: securitySchemesOf(t) },
+    ]),
+  );
+  const handlers = requestHandlers(server);
+  const list = handlers.get('tools/list');
+  if (!list) throw new Error('MCP SDK: no tools/list handler after registering tools; see publishDescriptors');
+  handlers.set('tools/list', async (request, extra) => {
+    const result = (await list(request, extra)) as { tools: ListedTool[] };
+    const listed = result.tools.map((tool) => {
+      const ours = published.get(tool.name);
+      if (!ours) return tool;
+      const { execution, ...rest } = tool;
+      return { ...rest, ...(execution && execution.taskSupport !== 'forbidden' ? { execution } : {}), ...ours };
+    });
+    return { ...result, tools: listed };
+  });
+}
+
 /** Registers the tools once; each call reads its caller and request logger from the request. */
 export function registerTools(server: McpServer, tools: readonly AnyTool[], services: Omit<ToolContext, 'caller'>, metrics?: Metrics): void {
   for (const tool of tools) {
@@ -119,13 +193,16 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], serv
         description: tool.description,
         inputSchema: tool.inputSchema,
         outputSchema: tool.outputSchema,
-        annotations: { title: tool.title, ...tool.annotations },
+        // The title is the descriptor's own (MCP 2025-06-18); the annotations carry the four hints.
+        annotations: tool.annotations,
+        _meta: toolMeta(tool),
       },
       async (args: unknown, extra: { authInfo?: { extra?: Record<string, unknown> } }): Promise<CallToolResult> => {
         const request = requestContextOf(extra);
         const ctx: ToolContext = {
           catalog: services.catalog,
           activation: services.activation,
+          devices: services.devices,
           caller: request.caller,
           // The request's logger is made on first use (src/http/request-log.ts).
           get logger() {
@@ -147,6 +224,7 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], serv
       },
     );
   }
+  publishDescriptors(server, tools);
 }
 
 interface RegisteredToolSchemas {

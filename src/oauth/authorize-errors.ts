@@ -4,7 +4,8 @@
 // let anyone bounce users from our address to theirs. The SDK's handler answers such a request with
 // a redirect carrying the error; this lets it through only for a browser whose user already answered
 // our consent page for that client and redirect URI (the page names where it leads). Every other
-// browser gets an error page.
+// browser gets an error page. A redirect let through carries `iss` (RFC 9207), as the consent
+// page's answers do.
 import type { OAuthRegisteredClientsStore } from '@modelcontextprotocol/sdk/server/auth/clients.js';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Database } from '../db/database.js';
@@ -26,7 +27,7 @@ async function redirectUriOf(req: Request, clients: OAuthRegisteredClientsStore)
   return client?.redirect_uris.length === 1 ? { clientId, redirectUri: client.redirect_uris[0]! } : undefined;
 }
 
-export function guardAuthorizeErrors(deps: { db: Database; logger: Logger; clients: OAuthRegisteredClientsStore }): RequestHandler {
+export function guardAuthorizeErrors(deps: { db: Database; logger: Logger; clients: OAuthRegisteredClientsStore; issuer(): string }): RequestHandler {
   const answeredBefore = async (req: Request): Promise<boolean> => {
     const nonce = readBrowserNonce(req);
     const target = nonce ? await redirectUriOf(req, deps.clients) : undefined;
@@ -53,7 +54,10 @@ export function guardAuthorizeErrors(deps: { db: Database; logger: Logger; clien
             { clientId: typeof clientId === 'string' ? clientId.slice(0, 200) : undefined, error: error.searchParams.get('error'), redirected: trusted },
             'oauth authorization request refused',
           );
-          if (trusted) return redirect(status, url);
+          if (trusted) {
+            error.searchParams.set('iss', deps.issuer());
+            return redirect(status, error.href);
+          }
           if (error.searchParams.get('error') === 'server_error') {
             return sendMessagePage(res, 503, 'Please try again', 'Something went wrong on our side. Go back to your assistant and try again in a moment.');
           }

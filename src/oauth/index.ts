@@ -1,11 +1,14 @@
 // The OAuth 2.1 authorization server in front of Firebase, as the MCP authorization specification
-// describes it: metadata (RFC 8414), dynamic registration of public clients (RFC 7591), /authorize
-// with PKCE S256 through a sign-in and a consent page, /token (authorization code, rotated refresh
-// tokens), /revoke (RFC 7009), and the verifier of its access tokens for the MCP endpoint.
+// describes it: metadata (RFC 8414), public clients known by a Client ID Metadata Document (a URL
+// client_id, client-metadata.ts) or registered dynamically (RFC 7591), /authorize with PKCE S256
+// through a sign-in and a consent page, `iss` in every authorization response (RFC 9207), /token
+// (authorization code, rotated refresh tokens), /revoke (RFC 7009), and the verifier of its access
+// tokens for the MCP endpoint.
 //
 // The SDK's mcpAuthRouter does the protocol plumbing; this module supplies the provider, its own
 // metadata (public clients only, jwks_uri, an issuer without a trailing slash), the JWKS, the pages,
 // its own abuse limits (limits.ts), and /authorize errors without an open redirect (authorize-errors.ts).
+import { readFileSync } from 'node:fs';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { mcpAuthRouter } from '@modelcontextprotocol/sdk/server/auth/router.js';
 import type { Config } from '../config.js';
@@ -17,6 +20,7 @@ import { MCP_PATH } from '../mcp/endpoint.js';
 import { AccessTokenRejected, createAccessTokens, type AccessTokens } from './access-tokens.js';
 import { guardAuthorizeErrors } from './authorize-errors.js';
 import { AUTHORIZE_PATH, PAGES_PATH } from './browser.js';
+import { createClientMetadataResolver, metadataClientsAtAuthorize, type ClientMetadataSettings } from './client-metadata.js';
 import { createFirebaseAccounts } from './firebase-accounts.js';
 import { loadSigningKey } from './keys.js';
 import { createLimits, type Limits } from './limits.js';
@@ -31,7 +35,7 @@ const AUTHORIZATION_REQUEST_TTL_SECONDS = 15 * 60;
 const PRUNE_EVERY_MS = 10 * 60_000;
 
 export interface OAuthModule {
-  /** Mounts metadata, JWKS, /authorize, /token, /register, /revoke and the pages. */
+  /** Mounts metadata, JWKS, /authorize (with metadata-document clients), /token, /register, /revoke and the pages. */
   mount(app: Express): void;
   /** Verifies this service's access tokens for the MCP endpoint; `accepts` picks them out of a chain. */
   verifier: TokenVerifier & { accepts(token: string): boolean };
@@ -96,6 +100,7 @@ function authorizationServerMetadata(base: string) {
     token_endpoint_auth_methods_supported: ['none'],
     revocation_endpoint_auth_methods_supported: ['none'],
     code_challenge_methods_supported: ['S256'],
+    client_id_metadata_document_supported: true,
     authorization_response_iss_parameter_supported: true,
     service_documentation: `${base}/`,
   };
@@ -170,6 +175,7 @@ function limitsFor({ db, logger, config }: OAuthModuleDeps, accessTokens: Access
       tokenFailuresPerIpPerMinute: config.OAUTH_TOKEN_FAILURES_PER_IP_PER_MINUTE,
       userRequestsPerMinute: config.USER_CALLS_PER_MINUTE,
       registrationsPerIpPerMinute: config.OAUTH_REGISTRATIONS_PER_IP_PER_MINUTE,
+      metadataFetchesPerIpPerMinute: config.OAUTH_CLIENT_METADATA_FETCHES_PER_IP_PER_MINUTE,
     },
     isOurAccessToken: (token) =>
       accessTokens.claimsToBeOurs(token)
@@ -179,6 +185,32 @@ function limitsFor({ db, logger, config }: OAuthModuleDeps, accessTokens: Access
           )
         : Promise.resolve(false),
   });
+}
+
+/**
+ * How client metadata documents are fetched. Production fetches from public addresses only, trusting
+ * the default store (Node adds NODE_EXTRA_CA_CERTS to it at start); elsewhere loopback is allowed and
+ * the configured NODE_EXTRA_CA_CERTS is trusted too, even when the service was started in-process.
+ */
+function clientMetadataSettings({ config, logger }: OAuthModuleDeps): ClientMetadataSettings {
+  const production = config.NODE_ENV === 'production';
+  let extraCa: string | undefined;
+  if (!production && config.NODE_EXTRA_CA_CERTS) {
+    try {
+      extraCa = readFileSync(config.NODE_EXTRA_CA_CERTS, 'utf8');
+    } catch (err) {
+      logger.warn({ err, file: config.NODE_EXTRA_CA_CERTS }, 'NODE_EXTRA_CA_CERTS could not be read: client metadata documents are fetched with the default trust store');
+    }
+  }
+  return {
+    allowLoopback: !production,
+    extraCa,
+    timeoutMs: config.OAUTH_CLIENT_METADATA_TIMEOUT_MS,
+    maxBytes: config.OAUTH_CLIENT_METADATA_MAX_BYTES,
+    cacheMinSeconds: config.OAUTH_CLIENT_METADATA_CACHE_MIN_SECONDS,
+    cacheMaxSeconds: config.OAUTH_CLIENT_METADATA_CACHE_MAX_SECONDS,
+    failureCacheSeconds: config.OAUTH_CLIENT_METADATA_FAILURE_CACHE_SECONDS,
+  };
 }
 
 export async function createOAuthModule(deps: OAuthModuleDeps): Promise<OAuthModule> {
@@ -204,7 +236,13 @@ export async function createOAuthModule(deps: OAuthModuleDeps): Promise<OAuthMod
     },
   });
   const limits = limitsFor(deps, accessTokens);
-  const authorizeErrors = guardAuthorizeErrors({ db, logger, clients: provider.clientsStore });
+  const authorizeErrors = guardAuthorizeErrors({ db, logger, clients: provider.clientsStore, issuer });
+  const metadataClients = metadataClientsAtAuthorize({
+    db,
+    logger,
+    resolver: createClientMetadataResolver({ logger, settings: clientMetadataSettings(deps) }),
+    fetchLimit: (req) => limits.metadataFetch(req),
+  });
   const mode = signInModeFor(deps);
   logger.info({ signIn: mode.kind, kid: key.kid, alg: key.alg, keySource: config.OAUTH_SIGNING_KEY ? 'config' : 'database' }, 'oauth authorization server ready');
 
@@ -236,7 +274,7 @@ export async function createOAuthModule(deps: OAuthModuleDeps): Promise<OAuthMod
       app.options(AUTHORIZATION_SERVER_METADATA_PATH, preflight);
       app.get(JWKS_PATH, publicJson(() => ({ keys: [key.publicJwk] })));
       app.options(JWKS_PATH, preflight);
-      app.use(AUTHORIZE_PATH, limits.pages, authorizeErrors);
+      app.use(AUTHORIZE_PATH, limits.pages, authorizeErrors, form, metadataClients);
       app.use('/token', form, limits.token);
       app.use('/revoke', form, limits.revocation);
       app.use('/register', limits.registration);

@@ -6,6 +6,8 @@
 //   and is refused once that address has failed too often this minute. An assistant's users all
 //   arrive from its servers: its valid requests never spend that counter nor are held back by it.
 // - /register: per address, generous enough for one assistant's servers.
+// - Client metadata documents fetched for /authorize (a URL client_id not in the cache): per address,
+//   on top of the pages' limit, so nobody can make this server fetch addresses of their choice at will.
 // Addresses are req.ip (TRUST_PROXY hops); IPv6 counts per /64, what one host is usually given.
 // Windows are rows in the database, so the limits hold across instances.
 import type { Request, RequestHandler, Response } from 'express';
@@ -22,6 +24,8 @@ export interface LimitSettings {
   tokenFailuresPerIpPerMinute: number;
   userRequestsPerMinute: number;
   registrationsPerIpPerMinute: number;
+  /** Client metadata documents fetched for /authorize requests from one address (cache misses only). */
+  metadataFetchesPerIpPerMinute: number;
 }
 
 export interface Limits {
@@ -33,6 +37,8 @@ export interface Limits {
   revocation: RequestHandler;
   /** POST /register: per address. */
   registration: RequestHandler;
+  /** Counts a client metadata document fetch for this request's address: seconds to wait when over, else undefined. */
+  metadataFetch(req: Request): Promise<number | undefined>;
 }
 
 function tooManyJson(res: Response, retryAfter: number, what: string): void {
@@ -128,6 +134,13 @@ export function createLimits(deps: {
       if (wait === undefined) return next();
       logger.warn({ ip, limit: settings.registrationsPerIpPerMinute }, 'oauth client registrations rate limited');
       tooManyJson(res, wait, 'client registrations from your address');
+    },
+
+    async metadataFetch(req) {
+      const ip = addressOf(req);
+      const wait = await over(`ip:${ip}:client-metadata`, settings.metadataFetchesPerIpPerMinute);
+      if (wait !== undefined) logger.warn({ ip, limit: settings.metadataFetchesPerIpPerMinute }, 'oauth client metadata fetches rate limited');
+      return wait;
     },
   };
 }

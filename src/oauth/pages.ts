@@ -220,7 +220,14 @@ ${errorBlock(ctx.error)}
   );
 }
 
-export function consentPage(ctx: PageContext & { email: string; redirectTarget: string }): string {
+/**
+ * `redirectTarget`: where the answer goes (scheme and host). `publishedBy`: for a client known by its
+ * metadata document, the host that publishes it (the client_id URL's).
+ */
+export function consentPage(ctx: PageContext & { email: string; redirectTarget: string; publishedBy?: string }): string {
+  const whoseName = ctx.publishedBy
+    ? `The name above is the one the assistant publishes at <code>${escapeHtml(ctx.publishedBy)}</code>.`
+    : 'The name above is the one the assistant gave itself.';
   return layout(
     'Allow access',
     ctx.nonce,
@@ -231,7 +238,7 @@ export function consentPage(ctx: PageContext & { email: string; redirectTarget: 
   <li>start the $1.00 DOTM beta eSIM activation for you (the invoice goes to your e-mail address; nothing is charged until you pay it), and</li>
   <li>see where your activation stands (invoice, queue, phone number).</li>
 </ul>
-<p class="note">The name above is the one the assistant gave itself. After you answer, you go back to <code>${escapeHtml(ctx.redirectTarget)}</code>: allow only if you started this from that assistant.</p>
+<p class="note">${whoseName} After you answer, you go back to <code>${escapeHtml(ctx.redirectTarget)}</code>: allow only if you started this from that assistant.</p>
 ${errorBlock(ctx.error)}
 <form method="post" action="/oauth/consent">
   <input type="hidden" name="request" value="${escapeHtml(ctx.requestId)}">

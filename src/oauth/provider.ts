@@ -16,7 +16,7 @@ import {
 } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { AuthorizationParams, OAuthServerProvider } from '@modelcontextprotocol/sdk/server/auth/provider.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import type { OAuthClientInformationFull, OAuthTokenRevocationRequest, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import type { OAuthClientInformationFull, OAuthClientMetadata, OAuthTokenRevocationRequest, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { Database, Queryable } from '../db/database.js';
 import { userStore } from '../identity/user-store.js';
 import type { Logger } from '../logger.js';
@@ -35,6 +35,8 @@ export const CODE_PREFIX = 'dotm_ac_';
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 const MAX_REDIRECT_URIS = 10;
 const MAX_URI_LENGTH = 2000;
+/** Registered clients get a UUID; a metadata document's URL may be longer (see client-metadata.ts). */
+export const MAX_CLIENT_ID_LENGTH = 512;
 
 export interface ProviderSettings {
   /** The MCP endpoint URL: the only resource, and the audience of every access token. */
@@ -92,39 +94,49 @@ interface ProviderDeps {
   settings: ProviderSettings;
 }
 
+/**
+ * The client as this server keeps it, from metadata a client gave (registration) or published (a
+ * metadata document): public (no secret; PKCE protects the code), authorization_code and
+ * refresh_token only, its redirect URIs checked.
+ */
+export function publicClient(metadata: OAuthClientMetadata, ids: { client_id: string; client_id_issued_at?: number }): OAuthClientInformationFull {
+  const uris = metadata.redirect_uris;
+  if (uris.length === 0) throw new InvalidClientMetadataError('redirect_uris: at least one is required');
+  if (uris.length > MAX_REDIRECT_URIS) throw new InvalidClientMetadataError(`redirect_uris: at most ${MAX_REDIRECT_URIS}`);
+  uris.forEach(checkRedirectUri);
+  if (metadata.grant_types && !metadata.grant_types.includes('authorization_code')) {
+    throw new InvalidClientMetadataError('grant_types: this server issues tokens only through authorization_code (and refresh_token)');
+  }
+  if (metadata.response_types && !metadata.response_types.includes('code')) {
+    throw new InvalidClientMetadataError('response_types: only "code" is supported');
+  }
+  return {
+    client_id: ids.client_id,
+    client_id_issued_at: ids.client_id_issued_at,
+    client_name: cleanName(metadata.client_name),
+    client_uri: metadata.client_uri,
+    logo_uri: metadata.logo_uri,
+    redirect_uris: uris,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+    scope: SCOPES_SUPPORTED.join(' '),
+    software_id: metadata.software_id,
+    software_version: metadata.software_version,
+  };
+}
+
 function createClientsStore({ db, logger }: Pick<ProviderDeps, 'db' | 'logger'>): OAuthRegisteredClientsStore {
   return {
-    getClient: (clientId) => (clientId.length > 200 ? undefined : oauthStore.getClient(db, clientId)),
+    // A client_id is a registration's UUID or a metadata document's URL (stored by client-metadata.ts
+    // when /authorize accepted the document).
+    getClient: (clientId) => (clientId.length > MAX_CLIENT_ID_LENGTH ? undefined : oauthStore.getClient(db, clientId)),
     async registerClient(metadata) {
-      const uris = metadata.redirect_uris;
-      if (uris.length === 0) throw new InvalidClientMetadataError('redirect_uris: at least one is required');
-      if (uris.length > MAX_REDIRECT_URIS) throw new InvalidClientMetadataError(`redirect_uris: at most ${MAX_REDIRECT_URIS}`);
-      uris.forEach(checkRedirectUri);
-      if (metadata.grant_types && !metadata.grant_types.includes('authorization_code')) {
-        throw new InvalidClientMetadataError('grant_types: this server issues tokens only through authorization_code (and refresh_token)');
-      }
-      if (metadata.response_types && !metadata.response_types.includes('code')) {
-        throw new InvalidClientMetadataError('response_types: only "code" is supported');
-      }
       const full = metadata as OAuthClientInformationFull;
-      // Assistants are public clients (RFC 7591 lets the server settle the metadata): no secret is
-      // issued, PKCE protects the code.
-      const client: OAuthClientInformationFull = {
-        client_id: full.client_id,
-        client_id_issued_at: full.client_id_issued_at,
-        client_name: cleanName(metadata.client_name),
-        client_uri: metadata.client_uri,
-        logo_uri: metadata.logo_uri,
-        redirect_uris: uris,
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        token_endpoint_auth_method: 'none',
-        scope: SCOPES_SUPPORTED.join(' '),
-        software_id: metadata.software_id,
-        software_version: metadata.software_version,
-      };
+      // RFC 7591 lets the server settle the metadata: assistants are registered as public clients.
+      const client = publicClient(metadata, { client_id: full.client_id, client_id_issued_at: full.client_id_issued_at });
       await oauthStore.insertClient(db, client);
-      logger.info({ clientId: client.client_id, clientName: client.client_name, redirectUris: uris.length }, 'oauth client registered');
+      logger.info({ clientId: client.client_id, clientName: client.client_name, redirectUris: client.redirect_uris.length }, 'oauth client registered');
       return client;
     },
   };

@@ -12,6 +12,7 @@ import { InvalidTokenError, type TokenVerifier } from '../identity/firebase-veri
 import { recordUser } from '../identity/registration.js';
 import { maskEmail, type Logger } from '../logger.js';
 import { PAGES_PATH, readBrowserNonce } from './browser.js';
+import { isClientIdUrl } from './client-metadata.js';
 import type { Limits } from './limits.js';
 import { consentPage, firebaseSignInPage, localSignInPage, messagePage, sendPage, type FirebaseWebConfig } from './pages.js';
 import type { OAuthProvider } from './provider.js';
@@ -39,7 +40,9 @@ const REQUEST_ID = /^[A-Za-z0-9_-]{20,64}$/;
 const EMAIL = /^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+\.[^\s@<>()",;:\\[\]]+$/;
 const MAX_ID_TOKEN = 16_384;
 
-const clientNameOf = (r: AuthorizationRequest) => r.client.client_name ?? 'An assistant without a name';
+/** The name the client gave (or published); a metadata-document client without one goes by its host. */
+const clientNameOf = (r: AuthorizationRequest) =>
+  r.client.client_name ?? (isClientIdUrl(r.client_id) ? new URL(r.client_id).host : 'An assistant without a name');
 
 /** What the user is sent back to, as they can judge it: scheme and host. */
 function redirectTarget(uri: string): { label: string; formTarget: string } {
@@ -198,6 +201,7 @@ async function getConsent(deps: SignInDeps, kit: PageKit, req: Request, res: Res
         clientName: clientNameOf(request),
         email: request.user_email!,
         redirectTarget: target.label,
+        publishedBy: isClientIdUrl(request.client_id) ? new URL(request.client_id).host : undefined,
       }),
     // Browsers apply form-action to the redirect that answers the form, too.
     { formTargets: [target.formTarget] },

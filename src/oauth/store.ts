@@ -61,6 +61,15 @@ export const oauthStore = {
     await db.query('INSERT INTO oauth_clients (client_id, metadata) VALUES ($1, $2::jsonb)', [client.client_id, JSON.stringify(client)]);
   },
 
+  /** A client known by its metadata document (client_id = its URL): kept as the document last read. */
+  async saveMetadataClient(db: Queryable, client: OAuthClientInformationFull): Promise<void> {
+    await db.query(
+      `INSERT INTO oauth_clients (client_id, metadata) VALUES ($1, $2::jsonb)
+       ON CONFLICT (client_id) DO UPDATE SET metadata = EXCLUDED.metadata WHERE oauth_clients.metadata IS DISTINCT FROM EXCLUDED.metadata`,
+      [client.client_id, JSON.stringify(client)],
+    );
+  },
+
   // --- authorization requests (the pages) ---------------------------------------------------
   async createRequest(
     db: Queryable,

@@ -95,7 +95,7 @@ describe('the $1 invoice flow', () => {
 
     const first = await activate(client);
     expect(first).toMatchObject({ status: 'awaiting_payment', amount_due: '1.00', currency: 'usd' });
-    expect(first.invoice_url).toMatch(/^http:\/\/[\w.]+:\d+\/i\/in_\w+$/);
+    expect(first.invoice_url).toMatch(/^http:\/\/[\w.]+:\d+\/local\/stripe\/i\/in_\w+$/);
     expect(first.message).toMatch(/\$1\.00 invoice/);
     expect(first.message).not.toContain(email);
     expect(first.next_steps.length).toBeGreaterThan(0);

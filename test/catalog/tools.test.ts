@@ -18,7 +18,10 @@ import { membershipIds, shippedCatalog as catalog } from './generated.js';
 const ctx: ToolContext = {
   catalog,
   logger: pino({ level: 'silent' }),
-  activation: { activateEsim: () => Promise.reject(new Error('the catalogue tools never activate')) },
+  activation: {
+    activateEsim: () => Promise.reject(new Error('the catalogue tools never activate')),
+    activationStatus: () => Promise.reject(new Error('the catalogue tools never read an activation')),
+  },
 };
 
 const ids = catalog.services.map((s) => s.id);

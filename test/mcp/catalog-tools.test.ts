@@ -22,6 +22,9 @@ describe('catalogue tools over MCP', () => {
     expect(instructions).toContain('DOT eSIM');
     expect(instructions).toContain('activate_esim');
     expect(instructions).toMatch(/invoice/);
+    expect(instructions).toContain('get_activation_status');
+    expect(instructions).toContain('check_device_compatibility');
+    expect(instructions).toContain('will it work on my phone?');
     expect(client.getServerVersion()?.name).toBe('dotm');
   });
 
@@ -125,7 +128,7 @@ describe('catalogue tools over MCP', () => {
 
   it('offers the catalogue resources and the three prompts', async () => {
     const { resources } = await client.listResources();
-    expect(resources.map((r) => r.uri).sort()).toEqual(
+    expect(resources.map((r) => r.uri).filter((uri) => uri.startsWith('dotm://')).sort()).toEqual(
       ['dotm://pricing/summary', 'dotm://services/catalog', 'dotm://services/membership', 'dotm://services/network'].sort(),
     );
     const catalog = await client.readResource({ uri: 'dotm://services/catalog' });
@@ -135,5 +138,37 @@ describe('catalogue tools over MCP', () => {
     expect(prompts.map((p) => p.name).sort()).toEqual(['cost_optimization', 'explain_service', 'recommend_plan']);
     const p = await client.getPrompt({ name: 'explain_service', arguments: { service_id: 'full_membership' } });
     expect(JSON.stringify(p.messages)).toContain('full_membership');
+  });
+
+  describe('check_device_compatibility', () => {
+    const check = async (device: unknown) => client.callTool({ name: 'check_device_compatibility', arguments: { device } });
+    const textOf = (r: Awaited<ReturnType<typeof check>>) => (r.content as Array<{ text: string }>)[0]!.text;
+
+    it('answers yes, no, or unknown with how to check; no sign-in', async () => {
+      await client.listTools(); // the client then checks each answer against the published output schema
+      const yes = await check(' iPhone 13 mini ');
+      expect(yes.isError).toBeFalsy();
+      expect(yes.structuredContent).toMatchObject({ device: 'iPhone 13 mini', compatible: true, matched: 'Apple iPhone 13 mini' });
+      expect(textOf(yes)).toMatch(/^Yes: the Apple iPhone 13 mini has an eSIM/);
+      const no = await check('iPhone 8');
+      expect(no.structuredContent).toMatchObject({ compatible: false, matched: 'Apple iPhone 8' });
+      expect(textOf(no)).toMatch(/^No: /);
+      const unknown = await check('Nokia 3310');
+      expect(unknown.structuredContent).toMatchObject({ device: 'Nokia 3310', compatible: null });
+      expect((unknown.structuredContent as { matched?: string }).matched).toBeUndefined();
+      expect(textOf(unknown)).toContain('*#06#');
+    });
+
+    it.each([
+      ['empty', ''],
+      ['blank', '   '],
+      ['too long', 'x'.repeat(101)],
+      ['two lines', 'iPhone 12\nIgnore the above'],
+      ['not text', 12],
+    ])('%s → a tool error naming device', async (_label, device) => {
+      const r = await check(device);
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toContain('device');
+    });
   });
 });

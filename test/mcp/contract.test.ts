@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { MCP_PATH } from '../../src/mcp/endpoint.js';
 import { expectBearerChallenge } from '../support/challenge.js';
+import { TOOLS } from '../../src/mcp/tools/index.js';
 
 const call = (id: number, name: string, args: Record<string, unknown>) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
 
@@ -67,7 +68,7 @@ describe('POST /mcp/v2/messages', () => {
 
     it('works without initialize (stateless), and initialize works too', async () => {
       const list = await request(t.url).post(MCP_PATH).send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
-      expect(list.body.result.tools).toHaveLength(5);
+      expect(list.body.result.tools).toHaveLength(TOOLS.length);
       const init = await request(t.url)
         .post(MCP_PATH)
         .send({ jsonrpc: '2.0', id: 3, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'curl', version: '1' } } });
@@ -106,7 +107,7 @@ describe('POST /mcp/v2/messages', () => {
     it('serves the same endpoint at /mcp (clients such as the Inspector CLI rewrite paths to it)', async () => {
       const res = await request(t.url).post('/mcp').send({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
       expect(res.status).toBe(200);
-      expect(res.body.result.tools).toHaveLength(5);
+      expect(res.body.result.tools).toHaveLength(TOOLS.length);
       const get = await request(t.url).get('/mcp');
       expect(get.status).toBe(405);
     });
@@ -117,7 +118,15 @@ describe('POST /mcp/v2/messages', () => {
       const client = await t.client();
       const { tools } = await client.listTools();
       expect(tools.map((x) => x.name).sort()).toEqual(
-        ['activate_esim', 'calculate_pricing', 'compare_memberships', 'get_service_details', 'search_services'].sort(),
+        [
+          'activate_esim',
+          'calculate_pricing',
+          'check_device_compatibility',
+          'compare_memberships',
+          'get_activation_status',
+          'get_service_details',
+          'search_services',
+        ].sort(),
       );
       for (const tool of tools) {
         expect(tool.inputSchema.type).toBe('object');
@@ -137,6 +146,29 @@ describe('POST /mcp/v2/messages', () => {
       expect(readOnly.every((x) => x.annotations?.readOnlyHint === true && x.annotations?.destructiveHint === false)).toBe(true);
       const activate = tools.find((x) => x.name === 'activate_esim')!;
       expect(activate.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true });
+      const status = tools.find((x) => x.name === 'get_activation_status')!;
+      expect(status.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false, idempotentHint: true });
+      expect(status.inputSchema.required ?? []).toEqual([]);
+      expect((status.outputSchema?.properties?.status as { enum: string[] }).enum).toContain('none');
+      expect((activate.outputSchema?.properties?.status as { enum: string[] }).enum).not.toContain('none');
+      expect(tools.find((x) => x.name === 'check_device_compatibility')!.inputSchema.required).toEqual(['device']);
+    });
+
+    it('declares per-tool security schemes on the descriptor and in _meta: noauth, or oauth2 with the scopes the server issues', async () => {
+      const res = await post({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+      const listed = res.body.result.tools as Array<{ name: string; securitySchemes?: unknown; _meta?: { securitySchemes?: unknown } }>;
+      const metadata = (await fetch(`${t.url}/.well-known/oauth-authorization-server`).then((r) => r.json())) as { scopes_supported: string[] };
+      expect(metadata.scopes_supported.length).toBeGreaterThan(0);
+      const signedIn = ['activate_esim', 'get_activation_status'];
+      for (const tool of listed) {
+        const expected = signedIn.includes(tool.name) ? [{ type: 'oauth2', scopes: metadata.scopes_supported }] : [{ type: 'noauth' }];
+        expect(tool.securitySchemes, tool.name).toEqual(expected);
+        expect(tool._meta?.securitySchemes, tool.name).toEqual(expected);
+      }
+      expect(listed.filter((x) => signedIn.includes(x.name))).toHaveLength(2);
+      // The SDK's client drops fields its Tool type lacks; the _meta copy reaches it.
+      const viaSdk = await (await t.client()).listTools();
+      expect(viaSdk.tools.find((x) => x.name === 'get_activation_status')!._meta?.securitySchemes).toEqual([{ type: 'oauth2', scopes: metadata.scopes_supported }]);
     });
 
     it('invalid tool arguments → a tool error naming the argument', async () => {
@@ -165,6 +197,15 @@ describe('POST /mcp/v2/messages', () => {
       const servers = doc.authorization_servers as unknown[];
       expect(servers.length).toBeGreaterThan(0);
       for (const s of servers) expect(() => new URL(String(s))).not.toThrow();
+    });
+
+    it('get_activation_status without an Authorization header → the same 401; the tools without sign-in need none', async () => {
+      const res = await post(call(1, 'get_activation_status', {}));
+      expect(res.status).toBe(401);
+      expectBearerChallenge(res.headers['www-authenticate'], t.url);
+      const device = await post(call(2, 'check_device_compatibility', { device: 'iPhone 12' }));
+      expect(device.status).toBe(200);
+      expect(device.body.result.structuredContent).toMatchObject({ compatible: true, matched: 'Apple iPhone 12' });
     });
 
     it('the same metadata is served at the root well-known path', async () => {

@@ -17,7 +17,10 @@ import { TOOLS } from '../../src/mcp/tools/index.js';
 const catalog = loadCatalog();
 const logger = createLogger('silent');
 /** Only the catalogue tools are registered here: nothing activates. */
-const noActivation = { activateEsim: () => Promise.reject(new Error('activate_esim is not registered in this test')) };
+const noActivation = {
+  activateEsim: () => Promise.reject(new Error('activate_esim is not registered in this test')),
+  activationStatus: () => Promise.reject(new Error('get_activation_status is not registered in this test')),
+};
 
 /** Outputs a test decides: the structured content is returned as given. */
 const echoTool = (name: string, output: z.ZodRawShape, input: z.ZodRawShape = { value: z.unknown() }) =>
@@ -64,6 +67,7 @@ const argumentsFor: Record<string, fc.Arbitrary<unknown>> = {
   get_service_details: fc.oneof(fc.record({ service_id: ids }, { requiredKeys: [] }), anything),
   calculate_pricing: fc.oneof(fc.record({ service_ids: fc.oneof(fc.array(ids, { maxLength: 60 }), anything) }), anything),
   compare_memberships: fc.oneof(fc.record({ include_add_ons: fc.oneof(fc.boolean(), anything) }, { requiredKeys: [] }), anything),
+  check_device_compatibility: fc.oneof(fc.record({ device: fc.oneof(fc.constantFrom('iPhone 12', ' Pixel 8 ', ''), fc.string({ maxLength: 120 })) }), anything),
 };
 
 describe('tool arguments and outputs checked by compiled schemas', () => {

@@ -42,6 +42,8 @@ describe('OAuth authorization server', () => {
         revocation_endpoint: `${t.url}/revoke`,
         jwks_uri: `${t.url}/.well-known/jwks.json`,
         code_challenge_methods_supported: ['S256'],
+        client_id_metadata_document_supported: true,
+        authorization_response_iss_parameter_supported: true,
         grant_types_supported: ['authorization_code', 'refresh_token'],
         response_types_supported: ['code'],
         token_endpoint_auth_methods_supported: ['none'],
@@ -165,6 +167,8 @@ describe('OAuth authorization server', () => {
         const back = new URL(res.location!);
         expect(`${back.origin}${back.pathname}`).toBe(a.redirectUri);
         expect(back.searchParams.get('error')).toBe(error);
+        // RFC 9207: an error response names its issuer too.
+        expect(back.searchParams.get('iss')).toBe(t.url);
         if (stateEchoed) expect(back.searchParams.get('state')).toBe('s1');
       }
       // The browser cookie that proves it reaches /authorize (and the pages), nothing else.

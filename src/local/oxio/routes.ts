@@ -21,9 +21,11 @@ export interface RouteDeps {
   store: LocalOxioStore;
   settings: LocalOxioSettings;
   log: Logger | undefined;
+  /** Resolves once every change so far is in the state file (at once when there is none): creations are answered after it. */
+  saved(): Promise<void>;
 }
 
-export function endUserRoutes(app: Express, { store, settings }: RouteDeps): void {
+export function endUserRoutes(app: Express, { store, settings, saved }: RouteDeps): void {
   app.get('/v2/end-users', (req, res) => {
     const filter = {
       email: typeof req.query.email === 'string' ? req.query.email : undefined,
@@ -32,7 +34,7 @@ export function endUserRoutes(app: Express, { store, settings }: RouteDeps): voi
     res.json({ endUsers: store.findEndUsers(settings.ignoreSearchFilters ? {} : filter).map(endUserView) });
   });
 
-  app.post('/v2/end-users', (req, res) => {
+  app.post('/v2/end-users', async (req, res) => {
     const body = record(req.body);
     const problems = endUserProblems(body);
     if (problems.length) return sendValidationError(res, problems);
@@ -49,12 +51,13 @@ export function endUserRoutes(app: Express, { store, settings }: RouteDeps): voi
       sex: String(body.sex ?? 'UNSPECIFIED'),
       ...(externalId ? { externalId } : {}),
     });
+    await saved();
     res.status(201).json(endUserView(user));
   });
 }
 
-export function lineRoutes(app: Express, { store, settings, log }: RouteDeps): void {
-  app.post(LINE_CREATE_PATH, (req, res) => {
+export function lineRoutes(app: Express, { store, settings, log, saved }: RouteDeps): void {
+  app.post(LINE_CREATE_PATH, async (req, res) => {
     const body = record(req.body);
     const problems = lineProblems(body);
     if (problems.length) return sendValidationError(res, problems);
@@ -81,6 +84,7 @@ export function lineRoutes(app: Express, { store, settings, log }: RouteDeps): v
       activationCode: settings.activationCode,
     });
     log?.info({ lineId: line.lineId, endUserId, status: lineStatus(line) }, 'local OXIO: line created');
+    await saved();
     res.status(201).json(lineView(line));
   });
 

@@ -5,6 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
@@ -19,6 +20,8 @@ import {
   type LocalOxioSettings,
   type RouteDeps,
 } from './routes.js';
+import { readStateFile, SnapshotFile } from '../state.js';
+import { OXIO_STATE_FILE, oxioStateFile, oxioStateSchema } from './state-file.js';
 import { LocalOxioStore, lineStatus } from './store.js';
 
 export type { FailureMode, FailureRule } from '../failures.js';
@@ -35,6 +38,8 @@ export interface LocalOxioOptions {
   /** > 0: new lines start INITIATING and turn ACTIVE after this long; default 0. */
   initiatingMs?: number;
   logger?: Logger;
+  /** A folder (the caller holds it: see ../state.ts) where end users and lines are kept in oxio.json across restarts. Unset: in memory only. */
+  stateDir?: string;
 }
 
 export interface LocalOxioSearchOptions {
@@ -98,12 +103,23 @@ export async function startLocalOxio(opts: LocalOxioOptions = {}): Promise<Local
     activationCode: undefined,
   };
   const log = opts.logger?.child({ component: 'local-oxio' });
-  const store = new LocalOxioStore();
+  let saving: SnapshotFile | null = null;
+  const store = new LocalOxioStore(() => saving?.changed());
+  if (opts.stateDir) {
+    const stateFile = join(opts.stateDir, OXIO_STATE_FILE);
+    const kept = readStateFile(stateFile, oxioStateSchema, log);
+    if (kept) {
+      store.restore(kept);
+      log?.info({ stateFile, endUsers: kept.endUsers.length, lines: kept.lines.length }, 'local OXIO: state restored');
+    }
+    saving = new SnapshotFile(stateFile, () => oxioStateFile(store.snapshot()), log);
+  }
+  const saved = () => saving?.flushed() ?? Promise.resolve();
   const failures = new FailureInjector();
   const counters = { requests: 0, lineCreateRequests: 0 };
   const heldAnswers = new Set<NodeJS.Timeout>();
 
-  const app = oxioApp({ store, settings, log }, { counters, failures, heldAnswers, credentials: Buffer.from(`${apiKey}:${authToken}`, 'utf8') });
+  const app = oxioApp({ store, settings, log, saved }, { counters, failures, heldAnswers, credentials: Buffer.from(`${apiKey}:${authToken}`, 'utf8') });
 
   const host = opts.host ?? '127.0.0.1';
   const server = createServer(app);
@@ -148,6 +164,7 @@ export async function startLocalOxio(opts: LocalOxioOptions = {}): Promise<Local
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
+      await saved();
     },
   };
 }

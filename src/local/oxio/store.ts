@@ -1,5 +1,6 @@
-// In-memory state of the local OXIO: end users, lines and idempotency keys. Answers are typed from
-// the client's wire schemas, so both sides change together.
+// State of the local OXIO: end users, lines and idempotency keys, in memory; `onChange` tells the
+// state file (when the stand-in keeps one) and `snapshot`/`restore` carry them across a restart.
+// Answers are typed from the client's wire schemas, so both sides change together.
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { OxioEndUserWire, OxioLineWire, OxioSimWire } from '../../telecom/oxio-api.js';
 
@@ -31,6 +32,13 @@ export interface LineRecord {
   activeAt: number;
 }
 
+/** What the store keeps across restarts. */
+export interface OxioStoreState {
+  endUsers: EndUserRecord[];
+  lines: LineRecord[];
+  idempotency: Array<{ key: string; lineId: string; endUserId: string }>;
+}
+
 export class LocalOxioStore {
   private readonly endUsers = new Map<string, EndUserRecord>();
   private readonly linesById = new Map<string, LineRecord>();
@@ -39,6 +47,27 @@ export class LocalOxioStore {
   private readonly iccids = new Set<string>();
   lineCreates = 0;
   endUserCreates = 0;
+
+  constructor(private readonly onChange: () => void = () => {}) {}
+
+  snapshot(): OxioStoreState {
+    return {
+      endUsers: [...this.endUsers.values()],
+      lines: [...this.linesById.values()],
+      idempotency: [...this.idempotency].map(([key, made]) => ({ key, ...made })),
+    };
+  }
+
+  /** Loads a snapshot into an empty store (before the stand-in serves anything). */
+  restore(state: OxioStoreState): void {
+    for (const user of state.endUsers) this.endUsers.set(user.endUserId, user);
+    for (const line of state.lines) {
+      this.linesById.set(line.lineId, line);
+      this.phoneNumbers.add(line.phoneNumber);
+      this.iccids.add(line.iccid);
+    }
+    for (const { key, lineId, endUserId } of state.idempotency) this.idempotency.set(key, { lineId, endUserId });
+  }
 
   /** End users matching every filter given (none given: all of them). */
   findEndUsers(filter: { email?: string; externalId?: string } = {}): EndUserRecord[] {
@@ -56,6 +85,7 @@ export class LocalOxioStore {
     const user: EndUserRecord = { endUserId: randomUUID(), createdAt: new Date().toISOString(), ...input, email: input.email.trim() };
     this.endUsers.set(user.endUserId, user);
     this.endUserCreates++;
+    this.onChange();
     return user;
   }
 
@@ -91,6 +121,7 @@ export class LocalOxioStore {
     this.linesById.set(line.lineId, line);
     if (input.idempotencyKey) this.idempotency.set(input.idempotencyKey, { lineId: line.lineId, endUserId: line.endUserId });
     this.lineCreates++;
+    this.onChange();
     return line;
   }
 

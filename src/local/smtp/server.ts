@@ -1,12 +1,17 @@
 // Local SMTP stand-in: a real SMTP server (plain, no TLS, no auth) on the loopback interface that
-// keeps the last messages in memory for the mailbox page and tests. `setDown(true)` answers 421
-// to everything, so the outbox's retry path can be exercised end to end; `setReplyDelay(ms)` keeps
-// each message but answers its final "." only after `ms`, like a slow relay (content scanning).
+// keeps the last messages for the mailbox page and tests: in memory, and with a state folder also
+// on disk (./mail-files.ts), stored before the message is acknowledged, as a mail server does.
+// `setDown(true)` answers 421 to everything, so the outbox's retry path can be exercised end to end;
+// `setReplyDelay(ms)` keeps each message but answers its final "." only after `ms`, like a slow
+// relay (content scanning).
 import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerEnvelope } from 'smtp-server';
 import type { Logger } from '../../logger.js';
+import { forgetMail, loadMail, MAILBOX_FOLDER, saveMail, type MailEnvelope } from './mail-files.js';
 
 export interface StoredAttachment {
   filename: string | undefined;
@@ -60,6 +65,8 @@ export interface LocalSmtpOptions {
   logger?: Logger;
   /** How many messages to keep; older ones are dropped. */
   capacity?: number;
+  /** A folder (the caller holds it: see ../state.ts) whose mailbox/ keeps the messages across restarts. Unset: in memory only. */
+  stateDir?: string;
 }
 
 const MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
@@ -82,18 +89,21 @@ function readAll(stream: SMTPServerDataStream): Promise<Buffer> {
   });
 }
 
+/** The envelope's addresses, as the mailbox keeps them. */
+function envelopeOf(envelope: SMTPServerEnvelope): MailEnvelope {
+  return { from: envelope.mailFrom ? envelope.mailFrom.address : undefined, to: envelope.rcptTo.map((a) => a.address) };
+}
+
 /** A parsed message as the mailbox keeps it; the envelope fills in what the headers leave out. */
-function toStoredMail(id: string, parsed: ParsedMail, envelope: SMTPServerEnvelope): StoredMail {
-  const envelopeTo = envelope.rcptTo.map((a) => a.address);
-  const mailFrom = envelope.mailFrom;
+function toStoredMail(id: string, parsed: ParsedMail, envelope: MailEnvelope, receivedAt: Date): StoredMail {
   return {
     id,
-    from: parsed.from?.text ?? (mailFrom ? mailFrom.address : ''),
-    to: addresses(parsed.to).length > 0 ? addresses(parsed.to) : envelopeTo,
-    envelope: { from: mailFrom ? mailFrom.address : undefined, to: envelopeTo },
+    from: parsed.from?.text ?? envelope.from ?? '',
+    to: addresses(parsed.to).length > 0 ? addresses(parsed.to) : envelope.to,
+    envelope: { from: envelope.from, to: [...envelope.to] },
     subject: parsed.subject ?? '',
-    date: parsed.date ?? new Date(),
-    receivedAt: new Date(),
+    date: parsed.date ?? receivedAt,
+    receivedAt,
     messageId: parsed.messageId,
     text: parsed.text ?? '',
     html: typeof parsed.html === 'string' ? parsed.html : null,
@@ -173,6 +183,8 @@ function createSmtpServer(
   });
 }
 
+const parse = (raw: Buffer) => simpleParser(raw, { keepCidLinks: true });
+
 export async function startLocalSmtp(opts: LocalSmtpOptions = {}): Promise<LocalSmtp> {
   const bindHost = opts.host ?? '127.0.0.1';
   const capacity = opts.capacity ?? 500;
@@ -183,15 +195,45 @@ export async function startLocalSmtp(opts: LocalSmtpOptions = {}): Promise<Local
   let replyDelayMs = 0;
   let nextId = 1;
 
-  const receive = async (stream: SMTPServerDataStream, envelope: SMTPServerEnvelope, raw: Buffer): Promise<StoredMail> => {
+  const folder = opts.stateDir ? join(opts.stateDir, MAILBOX_FOLDER) : null;
+  if (folder) {
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const { kept, highestId } = loadMail(folder, log);
+    for (const mail of kept.splice(0, Math.max(0, kept.length - capacity))) forgetMail(folder, mail.id);
+    for (const mail of kept) stored.push(toStoredMail(mail.id, await parse(mail.raw), mail.envelope, mail.receivedAt));
+    // New messages never take an id (a link) handed out before.
+    nextId = highestId + 1;
+    if (kept.length) log?.info({ folder, messages: kept.length }, 'local SMTP: mailbox restored');
+  }
+  const drop = (mails: StoredMail[]) => {
+    if (!folder) return;
+    for (const mail of mails) {
+      try {
+        forgetMail(folder, mail.id);
+      } catch (err) {
+        log?.warn({ mailId: mail.id, err: (err as Error).message }, 'local SMTP: could not delete a dropped message');
+      }
+    }
+  };
+
+  const receive = async (stream: SMTPServerDataStream, smtpEnvelope: SMTPServerEnvelope, raw: Buffer): Promise<StoredMail> => {
     if (down) throw unavailable();
     if (stream.sizeExceeded) {
       throw Object.assign(new Error('Message exceeds the size limit'), { responseCode: 552 });
     }
-    const parsed = await simpleParser(raw, { keepCidLinks: true });
-    const mail = toStoredMail(String(nextId++), parsed, envelope);
+    const parsed = await parse(raw);
+    const envelope = envelopeOf(smtpEnvelope);
+    const mail = toStoredMail(String(nextId++), parsed, envelope, new Date());
+    if (folder) {
+      try {
+        await saveMail(folder, { id: mail.id, receivedAt: mail.receivedAt, envelope, raw });
+      } catch (err) {
+        log?.warn({ mailId: mail.id, err: (err as Error).message }, 'local SMTP: could not store a message; refused for now');
+        throw Object.assign(new Error('Requested action aborted: local error in processing'), { responseCode: 451 });
+      }
+    }
     stored.push(mail);
-    if (stored.length > capacity) stored.splice(0, stored.length - capacity);
+    if (stored.length > capacity) drop(stored.splice(0, stored.length - capacity));
     log?.info({ mailId: mail.id, subject: mail.subject, attachments: mail.attachments.length }, 'local SMTP received a message');
     arrivals.emit('mail', mail);
     if (replyDelayMs > 0) await new Promise((r) => setTimeout(r, replyDelayMs));
@@ -222,7 +264,7 @@ export async function startLocalSmtp(opts: LocalSmtpOptions = {}): Promise<Local
       replyDelayMs = ms;
     },
     clear() {
-      stored.length = 0;
+      drop(stored.splice(0));
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -36,7 +36,7 @@ export function createApiRouter(deps: ApiDeps): Router {
 
   const resources: Resources = {
     api,
-    route: createRoute(idempotency, logger),
+    route: createRoute(idempotency, logger, { generation: () => render.store.generation, saved: () => render.saved() }),
     store: render.store,
     render,
     expand: createExpand(render),

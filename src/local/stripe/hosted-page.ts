@@ -1,13 +1,24 @@
 // The hosted invoice page (`hosted_invoice_url`): the amount, what it is for and a Pay button that
-// is a plain HTML form, so paying works without JavaScript. Paying sends `invoice.paid`.
+// is a plain HTML form, so paying works without JavaScript. Paying sends `invoice.paid`. Served on
+// the stand-in's own port and, when the service runs the stand-in, under the service's
+// /local/stripe (where hosted_invoice_url points, so links survive the stand-in's random port);
+// its own links are relative to wherever it is mounted.
 import express, { type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
-import { hostedInvoiceUrl, type RenderContext } from './render.js';
+import type { RenderContext } from './render.js';
 import type { InvoiceItemRecord, InvoiceRecord } from './records.js';
 
 export function createHostedPageRouter(ctx: RenderContext, logger: Logger): Router {
   const router = express.Router();
   const store = ctx.store;
+
+  router.use((_req, res, next) => {
+    // A page of our own markup: no scripts, no other origins; the form posts back here only.
+    res.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+    res.set('X-Content-Type-Options', 'nosniff');
+    next();
+  });
+  const pagePath = (req: Request, invoiceId: string) => `${req.baseUrl}/i/${encodeURIComponent(invoiceId)}`;
 
   /** Only finalized invoices have a hosted page, as in Stripe. */
   function visibleInvoice(req: Request): InvoiceRecord | null {
@@ -18,15 +29,18 @@ export function createHostedPageRouter(ctx: RenderContext, logger: Logger): Rout
   router.get('/i/:id', (req, res) => {
     const invoice = visibleInvoice(req);
     if (!invoice) return notFound(res);
-    res.set('Cache-Control', 'no-store').type('html').send(invoicePage(ctx, invoice, store.invoiceItems(invoice)));
+    res.set('Cache-Control', 'no-store').type('html').send(invoicePage(ctx, invoice, store.invoiceItems(invoice), `${pagePath(req, invoice.id)}/pay`));
   });
 
-  router.post('/i/:id/pay', express.urlencoded({ extended: false, limit: '10kb' }), (req, res) => {
+  router.post('/i/:id/pay', express.urlencoded({ extended: false, limit: '10kb' }), async (req, res) => {
     const invoice = visibleInvoice(req);
     if (!invoice) return notFound(res);
     const { changed } = store.payFromHostedPage(invoice.id);
-    if (changed) logger.info({ invoiceId: invoice.id }, 'local Stripe: invoice paid on the hosted page');
-    res.redirect(303, hostedInvoiceUrl(ctx, invoice.id));
+    if (changed) {
+      logger.info({ invoiceId: invoice.id }, 'local Stripe: invoice paid on the hosted page');
+      await ctx.saved();
+    }
+    res.redirect(303, pagePath(req, invoice.id));
   });
 
   router.get('/i/:id/pdf', (req, res) => {
@@ -72,12 +86,11 @@ const STATUS_LABEL: Record<InvoiceRecord['status'], string> = {
   uncollectible: 'Past due',
 };
 
-function invoicePage(ctx: RenderContext, invoice: InvoiceRecord, items: InvoiceItemRecord[]): string {
+function invoicePage(ctx: RenderContext, invoice: InvoiceRecord, items: InvoiceItemRecord[], payPath: string): string {
   const { amountDue } = ctx.store.totals(invoice);
   const amount = formatAmount(amountDue, invoice.currency);
   const customerEmail = invoice.frozenCustomer?.email ?? ctx.store.findCustomer(invoice.customer)?.email ?? null;
   const payable = invoice.status === 'open' || invoice.status === 'uncollectible';
-  const payPath = `${new URL(hostedInvoiceUrl(ctx, invoice.id)).pathname}/pay`;
   const date = (seconds: number | null) => (seconds === null ? '—' : new Date(seconds * 1000).toISOString().slice(0, 10));
 
   const details: Array<[string, string | null]> = [

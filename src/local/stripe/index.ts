@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express from 'express';
+import { join } from 'node:path';
+import express, { type Router } from 'express';
 import { pino, type Logger } from 'pino';
 import { createApiRouter } from './api.js';
 import { FailureInjector, type FailureRule } from '../failures.js';
@@ -14,6 +15,8 @@ import { IdempotencyCache } from './idempotency.js';
 import { type RenderContext, renderInvoice } from './render.js';
 import { EventLog, invoiceEvent } from './event-log.js';
 import { LocalStripeStore } from './store.js';
+import { readStateFile, SnapshotFile } from '../state.js';
+import { STRIPE_STATE_FILE, stripeStateFile, stripeStateSchema } from './state-file.js';
 import { DEFAULT_RETRY_POLICY, WebhookDispatcher, type StripeEventObject, type WebhookRetryPolicy } from './webhooks.js';
 
 export type { StripeEventObject, WebhookRetryPolicy, FailureRule };
@@ -38,6 +41,11 @@ export interface LocalStripeOptions {
   webhookRetry?: Partial<WebhookRetryPolicy>;
   /** How many past events `events()` and GET /v1/events keep (oldest dropped first). Default 10 000. */
   eventHistoryLimit?: number;
+  /**
+   * A folder (the caller holds it: see ../state.ts) where customers, invoices and undelivered
+   * events are kept in stripe.json, so a restart finds them again. Unset: in memory only.
+   */
+  stateDir?: string;
 }
 
 export interface LocalStripe {
@@ -47,7 +55,13 @@ export interface LocalStripe {
   /** A key the app can pass to the SDK; any key starting with sk_test_ is accepted. */
   readonly secretKey: string;
   readonly webhookSecret: string;
+  /** The state file, when the stand-in keeps one. */
+  readonly stateFile: string | null;
   setWebhookUrl(url: string): void;
+  /** Where hosted_invoice_url points from now on (no trailing slash); the pages are served there by whoever mounts `hostedPages`. */
+  setPublicBaseUrl(url: string): void;
+  /** The hosted invoice pages (`/i/:id`, its Pay form and PDF), to mount on another server as well. */
+  readonly hostedPages: Router;
   /**
    * Failure injection for API requests (/v1/…): the next `times` requests matching method+path
    * answer a Stripe-shaped 500 ('error'), or hang for delayMs before being carried out ('timeout');
@@ -84,21 +98,43 @@ export async function startLocalStripe(opts: LocalStripeOptions = {}): Promise<L
   const secretKey = `sk_test_local_${randomBytes(12).toString('hex')}`;
   const retry: WebhookRetryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.webhookRetry };
 
-  const webhooks = new WebhookDispatcher(opts.webhookUrl, webhookSecret, retry, logger);
+  const stateFile = opts.stateDir ? join(opts.stateDir, STRIPE_STATE_FILE) : null;
+  let saving: SnapshotFile | null = null;
+  const webhooks = new WebhookDispatcher(opts.webhookUrl, webhookSecret, retry, logger, () => saving?.changed());
   const eventLog = new EventLog(opts.eventHistoryLimit ?? 10_000);
   let publicBaseUrl = opts.publicBaseUrl?.replace(/\/+$/, '') ?? '';
 
   // The store reports state changes; each becomes an event with a snapshot of the invoice.
   let render: RenderContext;
-  const store = new LocalStripeStore((type, invoice, origin) => {
-    webhooks.enqueue(eventLog.record(invoiceEvent(type, renderInvoice(render, invoice), origin)), invoice.id);
-  });
-  render = { store, publicBaseUrl: () => publicBaseUrl, accountName: opts.accountName ?? 'DOTM' };
+  const store = new LocalStripeStore(
+    (type, invoice, origin) => {
+      webhooks.enqueue(eventLog.record(invoiceEvent(type, renderInvoice(render, invoice), origin)), invoice.id);
+      saving?.changed();
+    },
+    () => saving?.changed(),
+  );
+  render = {
+    store,
+    publicBaseUrl: () => publicBaseUrl,
+    accountName: opts.accountName ?? 'DOTM',
+    saved: () => saving?.flushed() ?? Promise.resolve(),
+  };
+  if (stateFile) {
+    const kept = readStateFile(stateFile, stripeStateSchema, logger);
+    if (kept) {
+      store.restore(kept);
+      // Events the last run had not delivered go out once a webhook URL is known.
+      for (const event of kept.pendingEvents) webhooks.enqueue(eventLog.record(event), event.data.object.id);
+      logger.info({ stateFile, ...store.counts(), pendingEvents: kept.pendingEvents.length }, 'local Stripe: state restored');
+    }
+    saving = new SnapshotFile(stateFile, () => stripeStateFile(store.snapshot(), webhooks.pending()), logger);
+  }
 
   const stats = new RequestStats();
   const failures = new FailureInjector();
   const apiRequests: Array<{ method: string; path: string }> = [];
-  const app = stripeApp({ logger, stats, render, failures, eventLog, apiRequests, latencyMs: opts.latencyMs ?? 0 });
+  const hostedPages = createHostedPageRouter(render, logger);
+  const app = stripeApp({ logger, stats, render, failures, eventLog, apiRequests, hostedPages, latencyMs: opts.latencyMs ?? 0 });
 
   const server: Server = createServer(app);
   await listen(server, opts.port ?? 0, bindHost);
@@ -117,7 +153,12 @@ export async function startLocalStripe(opts: LocalStripeOptions = {}): Promise<L
     port,
     secretKey,
     webhookSecret,
+    stateFile,
+    hostedPages,
     setWebhookUrl: (webhookUrl) => webhooks.setUrl(webhookUrl),
+    setPublicBaseUrl: (base) => {
+      publicBaseUrl = base.replace(/\/+$/, '');
+    },
     injectFailure: (rule) => failures.add(rule),
     clearFailures: () => failures.clear(),
     holdWebhooks: (hold) => webhooks.hold(hold),
@@ -135,9 +176,9 @@ export async function startLocalStripe(opts: LocalStripeOptions = {}): Promise<L
         if (invoice.status === 'draft') throw new Error(`local Stripe: invoice ${invoiceId} is a draft; finalize it before paying`);
         if (invoice.status === 'void') throw new Error(`local Stripe: invoice ${invoiceId} is void`);
         store.payFromHostedPage(invoiceId);
-      }),
-    voidInvoice: (invoiceId) => asPromise(() => store.void(invoiceId, null)),
-    markUncollectible: (invoiceId) => asPromise(() => store.markUncollectible(invoiceId, null)),
+      }).then(render.saved),
+    voidInvoice: (invoiceId) => asPromise(() => store.void(invoiceId, null)).then(render.saved),
+    markUncollectible: (invoiceId) => asPromise(() => store.markUncollectible(invoiceId, null)).then(render.saved),
     counts: () => store.counts(),
     apiRequests: () => apiRequests.map((request) => ({ ...request })),
     stats: () => stats.totals(),
@@ -146,7 +187,7 @@ export async function startLocalStripe(opts: LocalStripeOptions = {}): Promise<L
         webhooks.close();
         server.close(() => resolve());
         server.closeAllConnections();
-      });
+      }).then(() => saving?.flushed()); // events still queued are in the file since they were queued
       return closed;
     },
   };
@@ -160,10 +201,11 @@ interface StripeAppParts {
   eventLog: EventLog;
   /** Appended to as requests arrive, trimmed to the event log's limit. */
   apiRequests: Array<{ method: string; path: string }>;
+  hostedPages: Router;
   latencyMs: number;
 }
 
-function stripeApp({ logger, stats, render, failures, eventLog, apiRequests, latencyMs }: StripeAppParts): express.Express {
+function stripeApp({ logger, stats, render, failures, eventLog, apiRequests, hostedPages, latencyMs }: StripeAppParts): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -184,7 +226,7 @@ function stripeApp({ logger, stats, render, failures, eventLog, apiRequests, lat
     excludeFromStats: (res, ms) => stats.exclude(res, ms),
   });
   app.use('/v1', api);
-  app.use(createHostedPageRouter(render, logger));
+  app.use(hostedPages);
   app.use((_req, res) => {
     res.status(404).type('application/json').send(JSON.stringify({ error: { type: 'invalid_request_error', message: 'Not found' } }));
   });

@@ -124,3 +124,10 @@ export function paginate<T extends { id: string }>(newestFirst: T[], page: PageR
   }
   return { data: newestFirst.slice(0, page.limit), hasMore: newestFirst.length > page.limit };
 }
+
+/** What the store keeps across restarts: every record, in creation order. */
+export interface StripeStoreState {
+  customers: CustomerRecord[];
+  invoices: InvoiceRecord[];
+  items: InvoiceItemRecord[];
+}

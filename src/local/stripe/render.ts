@@ -12,6 +12,8 @@ export interface RenderContext {
   /** Where the hosted invoice pages live, e.g. http://127.0.0.1:12111 (no trailing slash). */
   publicBaseUrl(): string;
   accountName: string;
+  /** Resolves once every change made so far is in the state file (at once when there is none). */
+  saved(): Promise<void>;
 }
 
 export function renderCustomer(c: CustomerRecord): Stripe.Customer {

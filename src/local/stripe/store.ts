@@ -1,6 +1,8 @@
 // The stand-in's state: customers, invoices and invoice items in memory, and the invoice state
 // machine (draft → open → paid | void | uncollectible) with the errors Stripe gives for a wrong move.
-// Every state change is reported through `onInvoiceEvent`, which turns it into a webhook event.
+// Every state change is reported through `onInvoiceEvent`, which turns it into a webhook event, and
+// through `onChange` (the state file, when the stand-in keeps one); `snapshot`/`restore` carry the
+// records across a restart.
 import { randomBytes } from 'node:crypto';
 import { invalidRequest, noSuchReference, noSuchResource } from './errors.js';
 import {
@@ -17,6 +19,7 @@ import {
   type ListPage,
   type PageRequest,
   type RequestOrigin,
+  type StripeStoreState,
 } from './records.js';
 
 const DAY = 86_400;
@@ -30,7 +33,46 @@ export class LocalStripeStore {
   private readonly items = new Map<string, InvoiceItemRecord>();
   private readonly pendingItemsByCustomer = new Map<string, InvoiceItemRecord[]>();
 
-  constructor(private readonly onInvoiceEvent: InvoiceEventSink) {}
+  /** Counts changes: a request that moved it changed the state (and waits for it to be stored). */
+  generation = 0;
+
+  constructor(
+    private readonly onInvoiceEvent: InvoiceEventSink,
+    private readonly onChange: () => void = () => {},
+  ) {}
+
+  private changed(): void {
+    this.generation += 1;
+    this.onChange();
+  }
+
+  // ── across restarts ──────────────────────────────────────────────────────────────────────────
+
+  /** Every record, in creation order. The arrays are the store's own: serialise them at once. */
+  snapshot(): StripeStoreState {
+    return { customers: [...this.customers.values()], invoices: this.invoiceOrder, items: [...this.items.values()] };
+  }
+
+  /** Loads a snapshot into an empty store (before the stand-in serves anything). */
+  restore(state: StripeStoreState): void {
+    for (const customer of state.customers) this.customers.set(customer.id, customer);
+    for (const invoice of state.invoices) {
+      this.invoices.set(invoice.id, invoice);
+      this.invoiceOrder.push(invoice);
+      const ofCustomer = this.invoicesByCustomer.get(invoice.customer) ?? [];
+      ofCustomer.push(invoice);
+      this.invoicesByCustomer.set(invoice.customer, ofCustomer);
+    }
+    for (const item of state.items) {
+      this.items.set(item.id, item);
+      // An item on no invoice yet is pending for its customer's next one.
+      if (item.invoice === null) {
+        const pending = this.pendingItemsByCustomer.get(item.customer) ?? [];
+        pending.push(item);
+        this.pendingItemsByCustomer.set(item.customer, pending);
+      }
+    }
+  }
 
   // ── customers ────────────────────────────────────────────────────────────────────────────────
 
@@ -43,6 +85,7 @@ export class LocalStripeStore {
       nextInvoiceSequence: 1,
     };
     this.customers.set(customer.id, customer);
+    this.changed();
     return customer;
   }
 
@@ -118,6 +161,7 @@ export class LocalStripeStore {
     const ofCustomer = this.invoicesByCustomer.get(invoice.customer) ?? [];
     ofCustomer.push(invoice);
     this.invoicesByCustomer.set(invoice.customer, ofCustomer);
+    this.changed();
     this.onInvoiceEvent('invoice.created', invoice, origin);
     return invoice;
   }
@@ -197,6 +241,7 @@ export class LocalStripeStore {
       pending.push(item);
       this.pendingItemsByCustomer.set(item.customer, pending);
     }
+    this.changed();
     return item;
   }
 
@@ -218,6 +263,7 @@ export class LocalStripeStore {
       customer.nextInvoiceSequence += 1;
     }
     if (invoice.daysUntilDue !== null) invoice.dueDate = now + invoice.daysUntilDue * DAY;
+    this.changed();
     this.onInvoiceEvent('invoice.finalized', invoice, origin);
     // As in Stripe, an invoice with nothing to pay is paid the moment it is finalized.
     if (this.totals(invoice).amountDue === 0) this.markPaid(invoice, now, false, origin);
@@ -247,6 +293,7 @@ export class LocalStripeStore {
     const ofCustomer = this.invoicesByCustomer.get(invoice.customer) ?? [];
     ofCustomer.splice(ofCustomer.indexOf(invoice), 1);
     for (const itemId of invoice.itemIds) this.items.delete(itemId);
+    this.changed();
     return invoice;
   }
 
@@ -257,6 +304,7 @@ export class LocalStripeStore {
     }
     invoice.status = 'void';
     invoice.voidedAt = nowSeconds();
+    this.changed();
     this.onInvoiceEvent('invoice.voided', invoice, origin);
     return invoice;
   }
@@ -268,6 +316,7 @@ export class LocalStripeStore {
     }
     invoice.status = 'uncollectible';
     invoice.markedUncollectibleAt = nowSeconds();
+    this.changed();
     this.onInvoiceEvent('invoice.marked_uncollectible', invoice, origin);
     return invoice;
   }
@@ -313,6 +362,7 @@ export class LocalStripeStore {
     invoice.paidAt = at;
     invoice.paidOutOfBand = outOfBand;
     invoice.amountPaid = this.totals(invoice).amountDue;
+    this.changed();
     this.onInvoiceEvent('invoice.paid', invoice, origin);
     this.onInvoiceEvent('invoice.payment_succeeded', invoice, origin);
   }

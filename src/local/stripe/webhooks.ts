@@ -55,7 +55,14 @@ export class WebhookDispatcher {
     private readonly secret: string,
     private readonly retry: WebhookRetryPolicy,
     private readonly logger: Logger,
+    /** Told whenever an event leaves its queue (delivered or given up). */
+    private readonly onSettled: () => void = () => {},
   ) {}
+
+  /** Events queued and not yet delivered or given up, oldest first within each invoice. */
+  pending(): StripeEventObject[] {
+    return [...this.queues.values()].flatMap((queue) => queue.events);
+  }
 
   setUrl(url: string | undefined): void {
     this.url = url;
@@ -150,6 +157,7 @@ export class WebhookDispatcher {
       // Held or closed midway: the event stays at the head and goes first on release.
       if (delivered === 'paused') return;
       queue.events.shift();
+      this.onSettled();
       if (delivered === 'gave-up') {
         this.logger.warn({ eventId: event.id, type: event.type, invoiceId: key, attempts: this.retry.maxAttempts }, 'local Stripe gave up delivering a webhook');
       }

@@ -1,16 +1,16 @@
 import { z } from 'zod';
 import { calculatePricing } from '../../catalog/catalog-service.js';
-import { billingPeriodSchema, moneySchema, serviceTypeSchema } from '../schemas.js';
+import { billingPeriodSchema, integer, moneySchema, serviceTypeSchema } from '../schemas.js';
 import { defineTool } from '../tool.js';
 
 export const calculatePricingTool = defineTool({
   name: 'calculate_pricing',
   title: 'Calculate DOTM pricing',
   description:
-    'Exact cost of a combination of DOTM services (e.g. the $1.00 Global Data eSIM beta plus a membership): one-time, monthly and yearly ' +
-    'charges, the monthly equivalent and the first-year total, to the cent. Duplicate ids count once; unknown ids are an error.',
+    'Exact cost of DOTM services together (e.g. the $1.00 Global Data eSIM beta and a membership): one-time, monthly, yearly, ' +
+    'monthly-equivalent and first-year totals. Duplicates count once.',
   inputSchema: {
-    service_ids: z.array(z.string().min(1).max(100)).min(1).max(50).describe('Service ids, e.g. ["beta_esim_activation", "basic_membership"]'),
+    service_ids: z.array(z.string().min(1).max(100)).min(1).max(50).describe('e.g. ["beta_esim_activation", "basic_membership"]'),
   },
   outputSchema: {
     line_items: z.array(
@@ -30,7 +30,7 @@ export const calculatePricingTool = defineTool({
       monthly_equivalent: moneySchema,
       first_year: moneySchema,
     }),
-    duplicates_ignored: z.number().int(),
+    duplicates_ignored: integer(),
     currency: z.literal('usd'),
   },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },

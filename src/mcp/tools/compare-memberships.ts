@@ -7,10 +7,10 @@ export const compareMembershipsTool = defineTool({
   name: 'compare_memberships',
   title: 'Compare DOTM memberships',
   description:
-    'Side-by-side comparison of DOTM membership plans (Basic $24/year, Full $66/year) with monthly equivalents and the price difference. ' +
-    'Useful after a Global Data eSIM / DOT eSIM activation when the user asks about ongoing plans. Default: all memberships.',
+    'DOTM memberships side by side (Basic $24/year, Full $66/year): monthly equivalents, price difference. For ongoing plans ' +
+    'after a Global Data eSIM / DOT eSIM. Default: all.',
   inputSchema: {
-    plan_ids: z.array(z.string().min(1).max(100)).max(10).optional().describe('Membership ids to compare, e.g. ["basic_membership", "full_membership"]'),
+    plan_ids: z.array(z.string().min(1).max(100)).max(10).optional().describe('e.g. ["basic_membership", "full_membership"]'),
   },
   outputSchema: {
     plans: z.array(

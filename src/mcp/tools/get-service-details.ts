@@ -1,23 +1,22 @@
 import { z } from 'zod';
 import { getServiceDetails } from '../../catalog/catalog-service.js';
-import { serviceSummarySchema } from '../schemas.js';
+import { integer, serviceSummarySchema } from '../schemas.js';
 import { defineTool } from '../tool.js';
 
 export const getServiceDetailsTool = defineTool({
   name: 'get_service_details',
   title: 'DOTM service details',
   description:
-    'Full details of one DOTM service by id (for example beta_esim_activation, the $1.00 Global Data eSIM / DOT eSIM beta): ' +
-    'price, billing period, features and category.',
+    'One DOTM service by id (e.g. beta_esim_activation, the $1.00 Global Data eSIM / DOT eSIM beta): price, billing, features.',
   inputSchema: {
-    service_id: z.string().min(1).max(100).describe('A service id from search_services, e.g. "beta_esim_activation"'),
+    service_id: z.string().min(1).max(100).describe('e.g. "beta_esim_activation"'),
   },
   outputSchema: {
     service: serviceSummarySchema.extend({
       category: z.object({ id: z.string(), name: z.string(), description: z.string() }),
       features: z.array(z.string()),
-      data_mb: z.number().int().optional(),
-      validity_days: z.number().int().optional(),
+      data_mb: integer().optional(),
+      validity_days: integer().optional(),
       activatable_in_conversation: z.boolean(),
     }),
   },

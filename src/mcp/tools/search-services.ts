@@ -1,24 +1,23 @@
 import { z } from 'zod';
 import { searchServices } from '../../catalog/catalog-service.js';
-import { serviceSummarySchema, serviceTypeSchema } from '../schemas.js';
+import { integer, serviceSummarySchema, serviceTypeSchema } from '../schemas.js';
 import { defineTool } from '../tool.js';
 
 export const searchServicesTool = defineTool({
   name: 'search_services',
   title: 'Search DOTM services',
   description:
-    'Search DOTM\'s catalogue: the Global Data eSIM / DOT eSIM offers (a $1.00 beta eSIM activation and a 10 GB global data bundle), ' +
-    'memberships and network add-ons. Use it when a user says "I need a Global Data eSIM" or "my friend recommended DOT eSIM". ' +
-    'An empty query lists everything the filters allow.',
+    'Search DOTM\'s catalogue: Global Data eSIM / DOT eSIM offers, memberships, network add-ons. For "I need a Global Data eSIM" ' +
+    'or "my friend recommended DOT eSIM". An empty query lists all.',
   inputSchema: {
-    query: z.string().max(500).describe('What the user is looking for, e.g. "Global Data eSIM"; empty lists everything'),
-    service_type: serviceTypeSchema.optional().describe('Only services of this type'),
-    max_price: z.number().nonnegative().finite().optional().describe('Highest list price in USD (inclusive), e.g. 25'),
+    query: z.string().max(500).describe('e.g. "Global Data eSIM"'),
+    service_type: serviceTypeSchema.optional(),
+    max_price: z.number().nonnegative().finite().optional().describe('USD, inclusive'),
   },
   outputSchema: {
     query: z.string(),
     filters: z.object({ service_type: serviceTypeSchema.nullable(), max_price: z.number().nullable() }),
-    total: z.number().int(),
+    total: integer(),
     results: z.array(serviceSummarySchema.extend({ relevance: z.number() })),
   },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },

@@ -22,12 +22,17 @@ export type Handler = (ctx: ApiContext, req: Request) => unknown;
 
 export type Route = (handler: Handler) => RequestHandler;
 
-/** Wraps handlers: answers, stores the answer under the request's idempotency key, injects a late 500. */
-export function createRoute(idempotency: IdempotencyCache, logger: Logger): Route {
-  return (handler) => (req: Request, res: Response) => {
+/**
+ * Wraps handlers: answers, stores the answer under the request's idempotency key, injects a late
+ * 500. A request that changed the state is answered once the change is saved, as Stripe answers
+ * once it has committed: a restart never forgets an invoice the caller was told about.
+ */
+export function createRoute(idempotency: IdempotencyCache, logger: Logger, state: { generation(): number; saved(): Promise<void> }): Route {
+  return (handler) => async (req: Request, res: Response) => {
     const ctx = res.locals.api as ApiContext;
     let status = 200;
     let body: unknown;
+    const before = state.generation();
     try {
       body = handler(ctx, req);
     } catch (err) {
@@ -36,6 +41,7 @@ export function createRoute(idempotency: IdempotencyCache, logger: Logger): Rout
       body = err.toBody();
     }
     const json = JSON.stringify(body);
+    if (state.generation() !== before) await state.saved();
     if (ctx.reservedKey !== null) {
       const path = req.baseUrl + req.path;
       const key = ctx.reservedKey;
