@@ -52,8 +52,8 @@ export function createApp(deps: AppDeps): Express {
   // A hop count, never `true`: `true` would take the left-most X-Forwarded-For, which the client writes.
   if (deps.trustProxy > 0) app.set('trust proxy', deps.trustProxy);
 
-  app.use(requestLog(app, deps.logger));
-  app.use(httpMetrics(deps.metrics));
+  // One router layer for both: the router matches each of its layers against every request.
+  app.use(inOrder(requestLog(app, deps.logger), httpMetrics(deps.metrics)));
 
   // The MCP endpoint first: it takes nearly all the traffic, and no other route shares its paths.
   mountMcp(app, deps);
@@ -79,6 +79,13 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(errorHandler(deps));
   return app;
+}
+
+/** Two middlewares as one: the second runs when the first calls `next()` without an error. */
+function inOrder(first: RequestHandler, second: RequestHandler): RequestHandler {
+  return (req, res, next) => {
+    first(req, res, (err?: unknown) => (err === undefined ? second(req, res, next) : next(err)));
+  };
 }
 
 /** Request duration and count per method, route and status. */

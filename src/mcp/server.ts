@@ -4,6 +4,7 @@ import { answerProtocolErrorsPlainly, registerTools, validateToolsSynchronously,
 import { TOOLS } from './tools/index.js';
 import { shippedDevices } from '../devices/devices.js';
 import { registerCards } from './ui/index.js';
+import { answerToolCallsDirectly } from './tool-call.js';
 import type { Metrics } from '../http/metrics.js';
 
 export const SERVER_INSTRUCTIONS = `DOTM sells and activates eSIMs in conversation.
@@ -23,6 +24,7 @@ export function createMcpServer(ctx: Omit<ToolContext, 'caller'>, metrics?: Metr
   // The device list is read and checked at start, like the catalogue.
   registerTools(server, TOOLS, { ...ctx, devices: ctx.devices ?? shippedDevices() }, metrics);
   validateToolsSynchronously(server);
+  answerToolCallsDirectly(server);
   registerResourcesAndPrompts(server, ctx.catalog);
   registerCards(server);
   answerProtocolErrorsPlainly(server, ctx.logger);

@@ -74,10 +74,10 @@ class JsonRpcError extends Error {
   }
 }
 
-type RequestHandler = (request: { method: string }, extra: { authInfo?: { extra?: Record<string, unknown> } }) => Promise<unknown>;
+export type RequestHandler = (request: { method: string }, extra: { authInfo?: { extra?: Record<string, unknown> } }) => Promise<unknown>;
 
 /** The SDK's table of request handlers by method. */
-function requestHandlers(server: McpServer): Map<string, RequestHandler> {
+export function requestHandlers(server: McpServer): Map<string, RequestHandler> {
   // Internal to the SDK's Protocol (pinned version); the endpoint and contract tests cover it.
   const handlers = (server.server as unknown as { _requestHandlers?: Map<string, RequestHandler> })._requestHandlers;
   if (!(handlers instanceof Map)) throw new Error('MCP SDK: the request handler table has moved; see requestHandlers in src/mcp/tool.ts');

@@ -1,6 +1,6 @@
 // Tool arguments and structured output are checked by compiled zod objects first
-// (validateToolsSynchronously); whatever does not pass goes to the SDK's own check. Here a server
-// with that and a stock one (the SDK's checks only) get the same calls and must give the same
+// (validateToolsSynchronously), on the one-parse tools/call path (answerToolCallsDirectly);
+// whatever does not pass goes to the SDK's own check. Here a server with both and a stock one (the SDK's checks only) get the same calls and must give the same
 // answers: generated arguments for every catalogue tool, outputs that break their schema, a schema
 // that needs zod's async path, and the SDK's element limit.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -13,6 +13,7 @@ import { createLogger } from '../../src/logger.js';
 import { createMcpDispatcher, type McpDispatcher } from '../../src/mcp/dispatcher.js';
 import { answerProtocolErrorsPlainly, defineTool, registerTools, validateToolsSynchronously, type AnyTool } from '../../src/mcp/tool.js';
 import { TOOLS } from '../../src/mcp/tools/index.js';
+import { answerToolCallsDirectly } from '../../src/mcp/tool-call.js';
 
 const catalog = loadCatalog();
 const logger = createLogger('silent');
@@ -45,7 +46,10 @@ const testTools: AnyTool[] = [
 async function serve(ours: boolean, options?: { maxToolInputElements?: number }): Promise<McpDispatcher> {
   const server = new McpServer({ name: 't', version: '1' }, { capabilities: { tools: {} }, ...options });
   registerTools(server, [...TOOLS.filter((t) => !t.requiresAuth), ...testTools], { catalog, logger, activation: noActivation });
-  if (ours) validateToolsSynchronously(server);
+  if (ours) {
+    validateToolsSynchronously(server);
+    answerToolCallsDirectly(server);
+  }
   answerProtocolErrorsPlainly(server, logger);
   return createMcpDispatcher(server, { timeoutMs: 10_000 });
 }
