@@ -5,7 +5,7 @@ import type { Database } from './db/database.js';
 import { AppError, publicMessage, requestBodyError } from './errors.js';
 import { createAuthenticator, wwwAuthenticate } from './http/auth.js';
 import type { Metrics } from './http/metrics.js';
-import { requestLog } from './http/request-log.js';
+import { requestLog, type OnRequestEnd } from './http/request-log.js';
 import { InvalidTokenError, type TokenVerifier } from './identity/firebase-verifier.js';
 import type { Logger } from './logger.js';
 import type { McpDispatcher } from './mcp/dispatcher.js';
@@ -52,8 +52,7 @@ export function createApp(deps: AppDeps): Express {
   // A hop count, never `true`: `true` would take the left-most X-Forwarded-For, which the client writes.
   if (deps.trustProxy > 0) app.set('trust proxy', deps.trustProxy);
 
-  // One router layer for both: the router matches each of its layers against every request.
-  app.use(inOrder(requestLog(app, deps.logger), httpMetrics(deps.metrics)));
+  app.use(requestLog(app, deps.logger, httpMetrics(deps.metrics)));
 
   // The MCP endpoint first: it takes nearly all the traffic, and no other route shares its paths.
   mountMcp(app, deps);
@@ -81,32 +80,23 @@ export function createApp(deps: AppDeps): Express {
   return app;
 }
 
-/** Two middlewares as one: the second runs when the first calls `next()` without an error. */
-function inOrder(first: RequestHandler, second: RequestHandler): RequestHandler {
-  return (req, res, next) => {
-    first(req, res, (err?: unknown) => (err === undefined ? second(req, res, next) : next(err)));
-  };
-}
-
-/** Request duration and count per method, route and status. */
-function httpMetrics(metrics: Metrics): RequestHandler {
+/** Request duration and count per method, route and status, for every request that was answered. */
+function httpMetrics(metrics: Metrics): OnRequestEnd {
   // Label objects made once per route: prom-client reads them on every observation.
   const durationLabels = new Map<string, { method: string; route: string }>();
   const countLabels = new Map<string, { method: string; route: string; status: string }>();
-  return (req, res, next) => {
-    const start = performance.now();
-    res.once('finish', () => {
-      const route = routeLabel(req);
-      const key = `${req.method} ${route}`;
-      let labels = durationLabels.get(key);
-      if (!labels) durationLabels.set(key, (labels = { method: req.method, route }));
-      metrics.httpDuration.observe(labels, (performance.now() - start) / 1000);
-      const statusKey = `${key} ${res.statusCode}`;
-      let counted = countLabels.get(statusKey);
-      if (!counted) countLabels.set(statusKey, (counted = { method: req.method, route, status: String(res.statusCode) }));
-      metrics.httpRequests.inc(counted);
-    });
-    next();
+  return (req, res, startedAt) => {
+    // Called at 'close': a request whose answer never finished (the caller went away) is not counted.
+    if (!res.writableFinished) return;
+    const route = routeLabel(req);
+    const key = `${req.method} ${route}`;
+    let labels = durationLabels.get(key);
+    if (!labels) durationLabels.set(key, (labels = { method: req.method, route }));
+    metrics.httpDuration.observe(labels, (performance.now() - startedAt) / 1000);
+    const statusKey = `${key} ${res.statusCode}`;
+    let counted = countLabels.get(statusKey);
+    if (!counted) countLabels.set(statusKey, (counted = { method: req.method, route, status: String(res.statusCode) }));
+    metrics.httpRequests.inc(counted);
   };
 }
 

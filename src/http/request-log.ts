@@ -33,10 +33,16 @@ const serializers = {
   res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
 };
 
-/** Mount first: every later handler finds `req.id` and `req.log`. */
-export function requestLog(app: Express, logger: Logger): RequestHandler {
+/** Called once per request when its connection is done with it, with its start (performance.now()). */
+export type OnRequestEnd = (req: Request, res: ServerResponse, startedAt: number) => void;
+
+/**
+ * Mount first: every later handler finds `req.id` and `req.log`. `onEnd` (the request metrics) is
+ * called from the same listener as the log line, so a request carries one listener for both.
+ */
+export function requestLog(app: Express, logger: Logger, onEnd?: OnRequestEnd): RequestHandler {
   if (logger.isLevelEnabled('info')) {
-    return pinoHttp({
+    const log = pinoHttp({
       logger,
       genReqId: requestId,
       customLogLevel: (_req, res, err) => levelOf(res, err),
@@ -45,6 +51,12 @@ export function requestLog(app: Express, logger: Logger): RequestHandler {
       serializers,
       autoLogging: { ignore: (req) => UNLOGGED.has(req.url ?? '') },
     });
+    if (!onEnd) return log;
+    return (req, res, next) => {
+      const startedAt = performance.now();
+      res.once('close', () => onEnd(req, res, startedAt));
+      log(req, res, next);
+    };
   }
 
   // The logger pino-http would bind to each request: the same serializers, `req` as a binding.
@@ -59,20 +71,27 @@ export function requestLog(app: Express, logger: Logger): RequestHandler {
   });
   return (req, res, next) => {
     req.id = requestId(req, res);
-    if (!UNLOGGED.has(req.url)) {
-      const start = Date.now();
+    const logged = !UNLOGGED.has(req.url);
+    if (logged || onEnd) {
+      const startedAt = performance.now();
       res.once('close', () => {
-        // pino-http's line and level; a success (or an abort before any status was set) is `info`.
-        const level = levelOf(res);
-        if (level === 'info') return;
-        const responseTime = Date.now() - start;
-        if (level === 'error') {
-          req.log.error({ res, err: new Error(`failed with status code ${res.statusCode}`), responseTime }, 'request errored');
-        } else {
-          req.log[level]({ res, responseTime }, !req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted');
-        }
+        onEnd?.(req, res, startedAt);
+        if (logged) logFailure(req, res, startedAt);
       });
     }
     next();
   };
+}
+
+/** pino-http's line and level for a request that failed or was aborted; a success is `info`, not written here. */
+function logFailure(req: Request, res: ServerResponse, startedAt: number): void {
+  // An abort before any status was set is `info` too.
+  const level = levelOf(res);
+  if (level === 'info') return;
+  const responseTime = Math.round(performance.now() - startedAt);
+  if (level === 'error') {
+    req.log.error({ res, err: new Error(`failed with status code ${res.statusCode}`), responseTime }, 'request errored');
+  } else {
+    req.log[level]({ res, responseTime }, !req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted');
+  }
 }

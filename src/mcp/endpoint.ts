@@ -172,17 +172,26 @@ export function createMcpPostHandler(deps: McpEndpointDeps) {
   };
 }
 
-/** What the dispatcher hands each tool: the caller and the request's logger. */
+/**
+ * What the dispatcher hands each tool: the caller and the request's logger, made on first use
+ * (src/http/request-log.ts): most calls never log. A class, not an object literal with a getter,
+ * which V8 builds on a slow path on every request.
+ */
+class EndpointContext implements RequestContext {
+  constructor(
+    private readonly req: Request,
+    readonly caller: Caller | undefined,
+  ) {}
+
+  get logger(): Logger | undefined {
+    return (this.req as Request & { log?: Logger }).log;
+  }
+}
+
 function messageExtra(req: Request, caller: RequestContext['caller']): MessageExtraInfo {
-  const context: RequestContext = {
-    caller,
-    // Made on first use (src/http/request-log.ts): most calls never log.
-    get logger() {
-      return (req as Request & { log?: Logger }).log;
-    },
-  };
+  const context = new EndpointContext(req, caller);
   return {
-    authInfo: { token: '', clientId: caller?.clientId ?? '', scopes: [], extra: context as Record<string, unknown> },
+    authInfo: { token: '', clientId: caller?.clientId ?? '', scopes: [], extra: context as unknown as Record<string, unknown> },
   };
 }
 

@@ -177,6 +177,32 @@ function publishDescriptors(server: McpServer, tools: readonly AnyTool[]): void 
   });
 }
 
+/**
+ * A tool's context for one call. The request's logger is made on first use
+ * (src/http/request-log.ts); a class, not an object literal with a getter, which V8 builds on a
+ * slow path on every call.
+ */
+class CallContext implements ToolContext {
+  readonly catalog: Catalog;
+  readonly activation: ToolContext['activation'];
+  readonly devices: DeviceList | undefined;
+  readonly caller: Caller | undefined;
+
+  constructor(
+    private readonly services: Omit<ToolContext, 'caller'>,
+    private readonly request: RequestContext,
+  ) {
+    this.catalog = services.catalog;
+    this.activation = services.activation;
+    this.devices = services.devices;
+    this.caller = request.caller;
+  }
+
+  get logger(): Logger {
+    return this.request.logger ?? this.services.logger;
+  }
+}
+
 /** Registers the tools once; each call reads its caller and request logger from the request. */
 export function registerTools(server: McpServer, tools: readonly AnyTool[], services: Omit<ToolContext, 'caller'>, metrics?: Metrics): void {
   for (const tool of tools) {
@@ -198,17 +224,7 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], serv
         _meta: toolMeta(tool),
       },
       async (args: unknown, extra: { authInfo?: { extra?: Record<string, unknown> } }): Promise<CallToolResult> => {
-        const request = requestContextOf(extra);
-        const ctx: ToolContext = {
-          catalog: services.catalog,
-          activation: services.activation,
-          devices: services.devices,
-          caller: request.caller,
-          // The request's logger is made on first use (src/http/request-log.ts).
-          get logger() {
-            return request.logger ?? services.logger;
-          },
-        };
+        const ctx = new CallContext(services, requestContextOf(extra));
         const start = performance.now();
         let outcome: Outcome = 'ok';
         try {

@@ -26,10 +26,11 @@ const until = async (check: () => boolean) => {
   expect(check()).toBe(true);
 };
 
-describe('createMcpDispatcher', () => {
+// Both paths: tools/call answered directly (the default) and through the SDK's Protocol.
+describe.each([{ directToolCalls: true }, { directToolCalls: false }])('createMcpDispatcher (%o)', ({ directToolCalls }) => {
   it('uses unguessable internal ids, and a cancellation naming one is not passed on', async () => {
     const { server, started } = waitingServer();
-    const mcp = await createMcpDispatcher(server, { timeoutMs: 60_000 });
+    const mcp = await createMcpDispatcher(server, { timeoutMs: 60_000, directToolCalls });
     const answer = mcp.request(call(7), extra);
     await until(() => started.length === 1);
     const internal = String(started[0]!.requestId);
@@ -45,7 +46,7 @@ describe('createMcpDispatcher', () => {
 
   it('answers at the deadline with -32001 and stops the handler', async () => {
     const { server, started } = waitingServer();
-    const mcp = await createMcpDispatcher(server, { timeoutMs: 50 });
+    const mcp = await createMcpDispatcher(server, { timeoutMs: 50, directToolCalls });
     const answer = await mcp.request(call(1), extra);
     expect(answer).toMatchObject({ jsonrpc: '2.0', id: 1, error: { code: -32001 } });
     expect(mcp.inFlight()).toBe(0);
@@ -55,7 +56,7 @@ describe('createMcpDispatcher', () => {
 
   it('forgets a request whose caller went away', async () => {
     const { server, started } = waitingServer();
-    const mcp = await createMcpDispatcher(server, { timeoutMs: 60_000 });
+    const mcp = await createMcpDispatcher(server, { timeoutMs: 60_000, directToolCalls });
     const line = new HangUp();
     const answer = mcp.request(call(2), extra, line);
     await until(() => started.length === 1);
@@ -68,7 +69,7 @@ describe('createMcpDispatcher', () => {
 
   it('one hang-up ends every request on that line and no other; a line already gone is answered at once', async () => {
     const { server, started } = waitingServer();
-    const mcp = await createMcpDispatcher(server, { timeoutMs: 60_000 });
+    const mcp = await createMcpDispatcher(server, { timeoutMs: 60_000, directToolCalls });
     const line = new HangUp();
     const other = new HangUp();
     const mine = [mcp.request(call(10), extra, line), mcp.request(call(11), extra, line)];
@@ -89,15 +90,62 @@ describe('createMcpDispatcher', () => {
 
   it('close answers every request in flight, and later ones at once', async () => {
     const { server, started } = waitingServer();
-    const mcp = await createMcpDispatcher(server, { timeoutMs: 60_000 });
+    const mcp = await createMcpDispatcher(server, { timeoutMs: 60_000, directToolCalls });
     const answers = [mcp.request(call(3), extra), mcp.request(call(4), extra)];
     await until(() => started.length === 2);
     await mcp.close();
+    expect(started.map((s) => s.signal.aborted)).toEqual([true, true]);
     expect(await Promise.all(answers)).toMatchObject([
       { id: 3, error: { code: -32000 } },
       { id: 4, error: { code: -32000 } },
     ]);
     expect(await mcp.request(call(5), extra)).toMatchObject({ id: 5, error: { code: -32000 } });
     expect(mcp.inFlight()).toBe(0);
+  });
+});
+
+describe('the direct tools/call path', () => {
+  it('gives a handler the same extra as the SDK’s own path, and its sends work the same', async () => {
+    const KEYS = ['signal', 'sessionId', '_meta', 'requestId', 'authInfo', 'requestInfo', 'taskId', 'taskStore', 'taskRequestedTtl', 'closeSSEStream', 'closeStandaloneSSEStream', 'sendNotification', 'sendRequest'] as const;
+    const shapes: unknown[] = [];
+    for (const directToolCalls of [true, false]) {
+      const server = new McpServer({ name: 't', version: '1' });
+      let sent: Promise<unknown> | undefined;
+      server.registerTool('look', { description: 'looks', inputSchema: {} }, (_args, ctx) => {
+        const c = ctx as unknown as Record<(typeof KEYS)[number], unknown>;
+        shapes.push(Object.fromEntries(KEYS.map((k) => [k, typeof c[k] === 'function' ? 'function' : k === 'signal' ? c[k] instanceof AbortSignal : k === 'requestId' ? typeof c[k] : c[k]])));
+        sent = ctx.sendNotification({ method: 'notifications/progress', params: { progressToken: 'p', progress: 1 } });
+        return { content: [] };
+      });
+      const mcp = await createMcpDispatcher(server, { timeoutMs: 1000, directToolCalls });
+      const info: MessageExtraInfo = { authInfo: { token: 't', clientId: 'c', scopes: [] }, requestInfo: { headers: { a: 'b' } } };
+      const answer = await mcp.request({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'look', arguments: {}, _meta: { progressToken: 'p' } } }, info);
+      expect(answer).toEqual({ jsonrpc: '2.0', id: 1, result: { content: [] } });
+      await expect(sent).resolves.toBeUndefined();
+      await mcp.close();
+    }
+    expect(shapes[0]).toEqual(shapes[1]);
+    expect(shapes[0]).toMatchObject({ signal: true, _meta: { progressToken: 'p' }, authInfo: { clientId: 'c' }, requestInfo: { headers: { a: 'b' } } });
+  });
+
+  it('answers a handler that throws as the SDK does', async () => {
+    const answers: unknown[] = [];
+    for (const directToolCalls of [true, false]) {
+      const server = new McpServer({ name: 't', version: '1' });
+      server.registerTool('x', { description: 'x', inputSchema: {} }, () => ({ content: [] }));
+      const mcp = await createMcpDispatcher(server, { timeoutMs: 1000, directToolCalls });
+      // Replaces the table's handler with one that throws outside any tool (a protocol-level failure).
+      const handlers = (server.server as unknown as { _requestHandlers: Map<string, unknown> })._requestHandlers;
+      handlers.set('tools/call', () => {
+        throw Object.assign(new Error('nope'), { code: -32602, data: { why: 'test' } });
+      });
+      answers.push(await mcp.request(call(9), extra));
+      handlers.set('tools/call', () => Promise.reject(new Error('later')));
+      answers.push(await mcp.request(call(10), extra));
+      await mcp.close();
+    }
+    expect(answers.slice(0, 2)).toEqual(answers.slice(2));
+    expect(answers[0]).toEqual({ jsonrpc: '2.0', id: 9, error: { code: -32602, message: 'nope', data: { why: 'test' } } });
+    expect(answers[1]).toEqual({ jsonrpc: '2.0', id: 10, error: { code: -32603, message: 'later' } });
   });
 });

@@ -38,7 +38,7 @@ async function serve(ours: boolean): Promise<McpDispatcher> {
   validateToolsSynchronously(server);
   if (ours) answerToolCallsDirectly(server);
   answerProtocolErrorsPlainly(server, logger);
-  return createMcpDispatcher(server, { timeoutMs: 10_000 });
+  return createMcpDispatcher(server, { timeoutMs: 10_000, directToolCalls: ours });
 }
 
 let servers: [McpDispatcher, McpDispatcher];

@@ -51,7 +51,7 @@ async function serve(ours: boolean, options?: { maxToolInputElements?: number })
     answerToolCallsDirectly(server);
   }
   answerProtocolErrorsPlainly(server, logger);
-  return createMcpDispatcher(server, { timeoutMs: 10_000 });
+  return createMcpDispatcher(server, { timeoutMs: 10_000, directToolCalls: ours });
 }
 
 const call = (id: number, name: string, args: unknown): JSONRPCRequest => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args as Record<string, unknown> } });
