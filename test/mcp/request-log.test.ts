@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { requestLog } from '../../src/http/request-log.js';
+import { requestLog, type OnRequestEnd } from '../../src/http/request-log.js';
 import { createLogger } from '../../src/logger.js';
 
 type Line = Record<string, unknown> & { req?: { id?: string; method?: string; url?: string }; res?: { statusCode?: number } };
@@ -15,7 +15,7 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
 });
 
-async function serve(level: 'info' | 'warn') {
+async function serve(level: 'info' | 'warn', onEnd?: OnRequestEnd) {
   const lines: Line[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -24,7 +24,7 @@ async function serve(level: 'info' | 'warn') {
     },
   });
   const app = express();
-  app.use(requestLog(app, createLogger(level, sink)));
+  app.use(requestLog(app, createLogger(level, sink), onEnd));
   app.get('/ok', (_req, res) => void res.json({ ok: true }));
   app.get('/healthz', (_req, res) => void res.status(503).json({ ok: false }));
   app.get('/missing', (req, res) => {
@@ -84,6 +84,26 @@ describe.each(['info', 'warn'] as const)('request log at %s', (level) => {
       expect.objectContaining({ level: 'error', msg: 'request errored', res: { statusCode: 500 }, err: expect.objectContaining({ message: 'failed with status code 500' }) }),
     ]);
     expect(t.lines.filter((l) => l.req?.id === 'health-1')).toEqual([]);
+  });
+
+  it('calls onEnd once for every request, health checks included, after its answer', async () => {
+    const ends: Array<{ id: unknown; status: number; finished: boolean; elapsed: number }> = [];
+    const t = await serve(level, (req, res, startedAt) => {
+      ends.push({ id: req.id, status: res.statusCode, finished: res.writableFinished, elapsed: performance.now() - startedAt });
+    });
+    await t.get('/ok', 'end-ok');
+    await t.get('/healthz', 'end-health');
+    await t.get('/boom', 'end-boom');
+    for (let i = 0; i < 200 && ends.length < 6; i++) await new Promise((r) => setTimeout(r, 5));
+    const mine = ends.filter((e) => String(e.id).startsWith('end-'));
+    expect(mine.map(({ id, status, finished }) => ({ id, status, finished }))).toEqual([
+      { id: 'end-ok', status: 200, finished: true },
+      { id: 'end-health', status: 503, finished: true },
+      { id: 'end-boom', status: 500, finished: true },
+    ]);
+    expect(mine.every((e) => e.elapsed >= 0)).toBe(true);
+    // The fence requests between them are counted too: one call per request.
+    expect(ends.filter((e) => String(e.id).startsWith('fence-'))).toHaveLength(3);
   });
 });
 
