@@ -13,18 +13,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { BrowserContext, Frame, FrameLocator, Page } from 'playwright-core';
 import { CARD_UI_META, cards, type Card } from '../../src/mcp/ui/index.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
-
-export const LAUNCH_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+export { CHROMIUM, LAUNCH_ARGS } from '../support/chromium.js';
 
 /** The CSP a host derives from the resource's `_meta.ui.csp` (every list empty: nothing from anywhere). */
 export function cspFor(csp: typeof CARD_UI_META.csp): string {

@@ -3,15 +3,14 @@
 // the CSP its resource declares. For every state: what the card shows, what it asks of the host
 // (open the invoice link, call get_activation_status every 30 seconds while the activation can
 // change), and that tool results are shown as text, never as markup.
-import { existsSync } from 'node:fs';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumPresent } from '../support/chromium.js';
 import { CHROMIUM, HostPage, LAUNCH_ARGS, cardNamed, startCardHost, type CardHost, type HostEvent, type MountOptions } from './card-host.js';
 import { ACTIVATION_RESULTS, OFFERS_RESULTS, SAMPLE_EMAIL, SAMPLE_EMAIL_HINT, SAMPLE_INVOICE_URL, SAMPLE_PHONE, queued } from './card-states.js';
 
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`[card browser test] skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+const hasChromium = chromiumPresent('card browser test');
 
 const activation = cardNamed('activation');
 const offers = cardNamed('offers');

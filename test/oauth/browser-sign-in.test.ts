@@ -1,28 +1,15 @@
 // The sign-in and consent pages in a real browser (headless Chromium, JavaScript switched off): the
 // user types an e-mail address, allows the assistant, and the browser lands on the assistant's
 // loopback callback (as Gemini CLI listens for it) with a code that the token endpoint accepts.
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, LAUNCH_ARGS, chromiumPresent } from '../support/chromium.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { authorizeUrl, exchangeCode, pkce, registerClient } from './support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`[oauth browser test] skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
-
-const LAUNCH_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const hasChromium = chromiumPresent('oauth browser test');
 
 describe('sign-in in headless Chromium', () => {
   let t: TestApp;
