@@ -2,6 +2,7 @@
 // ETA) → activating → active | failed. Answers with facts; the MCP tool words them. The LPA code and
 // ICCID never leave this service.
 import type { BillingService } from '../billing/billing-service.js';
+import type { InvoiceRow } from '../billing/invoice-store.js';
 import type { Database } from '../db/database.js';
 import { AppError, notFound } from '../errors.js';
 import type { Caller } from '../identity/caller.js';
@@ -89,15 +90,7 @@ export class ActivationService {
     if (!activation) activation = await activationStore.createAwaitingPayment(db, user.id, input.plan_id);
     if (activation.status === 'awaiting_payment') {
       const { invoice, paid } = await billing.invoiceFor(user, activation);
-      if (!paid) {
-        return {
-          status: 'awaiting_payment',
-          activationId: publicActivationId(activation.id),
-          email: user.email,
-          invoiceUrl: invoice.hosted_invoice_url ?? undefined,
-          amountDue: { cents: invoice.amount_cents, currency: invoice.currency },
-        };
-      }
+      if (!paid) return this.awaitingPayment(activation, user, invoice);
       activation = (await activationStore.byId(db, activation.id))!;
     }
     return this.stateOf(activation, user);
@@ -115,20 +108,23 @@ export class ActivationService {
     if (!activation) return { status: NO_ACTIVATION, email: user.email };
     if (activation.status === 'awaiting_payment') {
       const { invoice, paid } = await billing.paymentStatus(activation);
-      if (!paid) {
-        return {
-          status: 'awaiting_payment',
-          activationId: publicActivationId(activation.id),
-          email: user.email,
-          invoiceUrl: invoice?.status === 'open' ? (invoice.hosted_invoice_url ?? undefined) : undefined,
-          amountDue: invoice
-            ? { cents: invoice.amount_cents, currency: invoice.currency }
-            : { cents: this.deps.priceCents(activation.plan_id), currency: 'usd' },
-        };
-      }
+      if (!paid) return this.awaitingPayment(activation, user, invoice);
       activation = (await activationStore.byId(db, activation.id))!;
     }
     return this.stateOf(activation, user);
+  }
+
+  /** An activation still to be paid: its open invoice's page, if there is one to pay now, and the amount. */
+  private awaitingPayment(activation: Activation, user: User, invoice: InvoiceRow | undefined): ActivationState {
+    return {
+      status: 'awaiting_payment',
+      activationId: publicActivationId(activation.id),
+      email: user.email,
+      invoiceUrl: invoice?.status === 'open' ? (invoice.hosted_invoice_url ?? undefined) : undefined,
+      amountDue: invoice
+        ? { cents: invoice.amount_cents, currency: invoice.currency }
+        : { cents: this.deps.priceCents(activation.plan_id), currency: 'usd' },
+    };
   }
 
   /**

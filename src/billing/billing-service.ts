@@ -113,14 +113,10 @@ export class BillingService {
       }
       // open
       if (!createdNow && invoice.stripe_invoice_id) {
-        const remote = await this.checkAtStripe(invoice);
-        if (remote?.status === 'paid') {
-          await this.recordPayment(paymentOf(remote, invoice.id));
-          return { invoice: { ...invoice, status: 'paid' }, paid: true };
-        }
-        if (remote?.status === 'void' || remote?.status === 'uncollectible') {
-          await invoiceStore.markClosed(db, { stripeInvoiceId: remote.id, rowId: invoice.id }, remote.status === 'void' ? 'void' : 'uncollectible');
-          this.deps.logger.info({ invoiceId: invoice.id, status: remote.status }, 'invoice closed at Stripe; replacing it');
+        const atStripe = await this.settleAtStripe(invoice);
+        if (atStripe === 'paid') return { invoice: { ...invoice, status: 'paid' }, paid: true };
+        if (atStripe !== 'open') {
+          this.deps.logger.info({ invoiceId: invoice.id, status: atStripe }, 'invoice closed at Stripe; replacing it');
           continue;
         }
       }
@@ -143,17 +139,30 @@ export class BillingService {
       return { invoice, paid: true };
     }
     if (invoice.status === 'open' && invoice.stripe_invoice_id) {
-      const remote = await this.checkAtStripe(invoice);
-      if (remote?.status === 'paid') {
-        await this.recordPayment(paymentOf(remote, invoice.id));
-        return { invoice: { ...invoice, status: 'paid' }, paid: true };
-      }
-      if (remote?.status === 'void' || remote?.status === 'uncollectible') {
-        await invoiceStore.markClosed(this.deps.db, { stripeInvoiceId: remote.id, rowId: invoice.id }, remote.status === 'void' ? 'void' : 'uncollectible');
-        return { invoice: undefined, paid: false };
-      }
+      const atStripe = await this.settleAtStripe(invoice);
+      if (atStripe === 'paid') return { invoice: { ...invoice, status: 'paid' }, paid: true };
+      if (atStripe !== 'open') return { invoice: undefined, paid: false };
     }
     return { invoice, paid: false };
+  }
+
+  /**
+   * The "I paid" look-up of an open invoice (bounded, shared by concurrent callers), with what
+   * Stripe says recorded here: a payment queues the activation; a voided or uncollectible invoice
+   * is closed. Answers the invoice's status at Stripe as far as it matters here.
+   */
+  private async settleAtStripe(invoice: InvoiceRow): Promise<'paid' | 'void' | 'uncollectible' | 'open'> {
+    const remote = await this.checkAtStripe(invoice);
+    if (remote?.status === 'paid') {
+      await this.recordPayment(paymentOf(remote, invoice.id));
+      return 'paid';
+    }
+    if (remote?.status === 'void' || remote?.status === 'uncollectible') {
+      const closed = remote.status === 'void' ? 'void' : 'uncollectible';
+      await invoiceStore.markClosed(this.deps.db, { stripeInvoiceId: remote.id, rowId: invoice.id }, closed);
+      return closed;
+    }
+    return 'open';
   }
 
   /**
