@@ -48,7 +48,7 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 
 /**
  * Whether CallToolResultSchema would give back this very result, unchanged: text blocks of exactly
- * `type` and `text`, structured content a plain object, `isError` a boolean, nothing else — the
+ * `type` and `text`, structured content a plain object (no own `__proto__` key), `isError` a boolean, nothing else — the
  * shape every tool of ours answers (src/mcp/tool.ts). Anything else is parsed by the schema.
  */
 export function isPlainToolResult(result: unknown): result is CallToolResult {
@@ -60,7 +60,11 @@ export function isPlainToolResult(result: unknown): result is CallToolResult {
     if (!isPlainObject(block) || block.type !== 'text' || typeof block.text !== 'string') return false;
     for (const key in block) if (key !== 'type' && key !== 'text') return false;
   }
-  return (structuredContent === undefined || isPlainObject(structuredContent)) && (isError === undefined || typeof isError === 'boolean');
+  // The schema's record drops an own `__proto__` key (one JSON.parse can make): such content is parsed.
+  return (
+    (structuredContent === undefined || (isPlainObject(structuredContent) && !Object.hasOwn(structuredContent, '__proto__'))) &&
+    (isError === undefined || typeof isError === 'boolean')
+  );
 }
 
 /** The Server's check of a tool's result, with its error; a plain result is its own parse. */

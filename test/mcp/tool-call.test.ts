@@ -123,5 +123,9 @@ describe('tools/call with one parse of the request', () => {
       { numRuns: 2000 },
     );
     expect(plain).toBeGreaterThan(20);
+    // Found by this property: the schema's record drops an own `__proto__` key.
+    const protoKey = JSON.parse('{"content":[],"structuredContent":{"__proto__":{}}}') as unknown;
+    expect(isPlainToolResult(protoKey)).toBe(false);
+    expect(CallToolResultSchema.parse(protoKey)).not.toStrictEqual(protoKey);
   });
 });
